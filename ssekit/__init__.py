@@ -1,0 +1,94 @@
+"""ssekit: read Server-Sent-Event streams (above all LLM token streams) synchronously.
+
+The decoder, the result types and the format accumulators are standard-library
+only and imported eagerly. The HTTP layer needs ``requests`` and is imported on
+first use of one of its names, so ``import ssekit`` works without it.
+"""
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .completion import Completion, ToolCall, Usage
+from .errors import (
+    APIStatusError,
+    ContentTypeError,
+    EventTooLargeError,
+    IncompleteStreamError,
+    MalformedEventError,
+    SSEKitError,
+    StreamConnectionError,
+    StreamError,
+    StreamTimeoutError,
+    ToolCallArgumentsError,
+    UnsupportedFormatError,
+)
+from .formats import (
+    ChatCompletionsAccumulator,
+    GenerationAccumulator,
+    MessagesAccumulator,
+    ResponsesAccumulator,
+    accumulate,
+)
+from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
+
+__version__ = "0.1.0"
+
+# name -> module, for the names that need requests (PEP 562 lazy attributes).
+_LAZY = {
+    "connect_sse": "http",
+    "EventSource": "http",
+    "stream_completion": "stream",
+    "CompletionStream": "stream",
+    "follow_sse": "stream",
+    "attempts": "control",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - let type checkers see the lazy names
+    from .control import attempts
+    from .http import EventSource, connect_sse
+    from .stream import CompletionStream, follow_sse, stream_completion
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'ssekit' has no attribute %r" % name)
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> "list[str]":
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = [
+    "APIStatusError",
+    "ChatCompletionsAccumulator",
+    "Completion",
+    "CompletionStream",
+    "ContentTypeError",
+    "EventSource",
+    "EventTooLargeError",
+    "GenerationAccumulator",
+    "IncompleteStreamError",
+    "MalformedEventError",
+    "MessagesAccumulator",
+    "ResponsesAccumulator",
+    "SSEDecoder",
+    "SSEKitError",
+    "ServerSentEvent",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamTimeoutError",
+    "ToolCall",
+    "ToolCallArgumentsError",
+    "UnsupportedFormatError",
+    "Usage",
+    "accumulate",
+    "attempts",
+    "connect_sse",
+    "follow_sse",
+    "iter_sse",
+    "iter_sse_lines",
+    "stream_completion",
+]

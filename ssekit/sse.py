@@ -1,0 +1,256 @@
+"""The Server-Sent-Events decoder: bytes in, events out (standard library only).
+
+Implements the WHATWG HTML "Server-sent events" parsing rules: UTF-8 with
+replacement characters, one leading BOM dropped, CRLF / LF / CR line ends,
+comments, the ``event`` / ``data`` / ``id`` / ``retry`` fields, and no dispatch
+of an unterminated event at end of input. The result is the same for any
+chunking of the same bytes. Lines are split in bulk with ``bytes`` operations;
+the only Python loop runs per line, never per byte.
+"""
+import json
+from typing import Any, Iterable, Iterator, List, Optional, Union
+
+from .errors import EventTooLargeError, MalformedEventError
+
+#: Default limit for one line and for one event's data (bytes / characters).
+DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class ServerSentEvent:
+    """One dispatched event.
+
+    ``id`` is the last-event-ID buffer at dispatch time: it persists across
+    events and is ``None`` until the stream sends an ``id`` field. ``retry``
+    is set only when this event's own block carried a valid ``retry`` field.
+    """
+
+    __slots__ = ("event", "data", "id", "retry")
+
+    def __init__(
+        self,
+        event: str = "message",
+        data: str = "",
+        id: Optional[str] = None,
+        retry: Optional[int] = None,
+    ) -> None:
+        self.event = event
+        self.data = data
+        self.id = id
+        self.retry = retry
+
+    def json(self) -> Any:
+        """The data parsed as JSON; :class:`MalformedEventError` if it is not JSON."""
+        try:
+            return json.loads(self.data)
+        except ValueError as exc:
+            raise MalformedEventError(
+                "event data is not valid JSON (%s): %s" % (exc, _preview(self.data)),
+                data=self.data,
+            ) from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.event, self.data, self.id, self.retry) == (
+            other.event,
+            other.data,
+            other.id,
+            other.retry,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.event, self.data, self.id, self.retry))
+
+    def __repr__(self) -> str:
+        return "ServerSentEvent(event=%r, data=%r, id=%r, retry=%r)" % (
+            self.event,
+            self.data,
+            self.id,
+            self.retry,
+        )
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+class SSEDecoder:
+    """Incremental decoder: ``feed(bytes) -> [events]``, then ``close()`` at end of input.
+
+    Events are returned as soon as their blank line has been fed; only an
+    unterminated line is kept between calls. ``last_event_id`` and ``retry``
+    (the reconnection time in ms last sent by the server, even in a block that
+    dispatched nothing) describe the stream for reconnecting clients.
+    A line or an event's data over ``max_event_size`` raises
+    :class:`EventTooLargeError`; the decoder is unusable afterwards.
+    """
+
+    def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
+        self.max_event_size = max_event_size
+        self.last_event_id = None  # type: Optional[str]
+        self.retry = None  # type: Optional[int]
+        self._partial_line = []  # type: List[bytes]
+        self._partial_size = 0
+        self._skip_lf = False  # the previous chunk ended with CR
+        self._at_start = True  # the BOM check is still to be made
+        self._event_type = ""
+        self._data = []  # type: List[str]
+        self._data_size = 0
+        self._event_retry = None  # type: Optional[int]
+        self._field_seen = False  # a field of the current block was seen
+
+    @property
+    def pending(self) -> bool:
+        """True when input ended (so far) inside a line or an undispatched event."""
+        return bool(self._partial_line) or self._field_seen
+
+    def feed(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Decode *chunk* and return the events it completes (possibly none)."""
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if chunk:
+                self._keep_partial_line(chunk)
+            return []
+        head = chunk[:end]
+        if self._partial_line:
+            self._partial_line.append(head)
+            head = b"".join(self._partial_line)
+            self._partial_line = []
+            self._partial_size = 0
+        rest = chunk[end + 1 :]
+        if rest:
+            self._keep_partial_line(rest)
+        if self._at_start:
+            self._at_start = False
+            if head[:3] == _BOM:
+                head = head[3:]
+        if len(head) > self.max_event_size:
+            self._check_line_sizes(head)
+        return self._process_lines(head.decode("utf-8", "replace").split("\n"))
+
+    def close(self) -> List[ServerSentEvent]:
+        """Signal end of input. An unterminated event is discarded, as the spec says."""
+        self._partial_line = []
+        self._partial_size = 0
+        self._reset_event()
+        return []
+
+    def _keep_partial_line(self, piece: bytes) -> None:
+        self._partial_line.append(piece)
+        self._partial_size += len(piece)
+        if self._partial_size > self.max_event_size:
+            self._too_large("line")
+
+    def _check_line_sizes(self, head: bytes) -> None:
+        for line in head.split(b"\n"):
+            if len(line) > self.max_event_size:
+                self._too_large("line")
+
+    def _too_large(self, what: str) -> None:
+        raise EventTooLargeError(
+            "SSE %s exceeds the %d-byte limit (raise max_event_size if this stream is trusted)"
+            % (what, self.max_event_size),
+            limit=self.max_event_size,
+        )
+
+    def _reset_event(self) -> None:
+        self._event_type = ""
+        self._data = []
+        self._data_size = 0
+        self._event_retry = None
+        self._field_seen = False
+
+    def _process_lines(self, lines: List[str]) -> List[ServerSentEvent]:
+        events = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            self._event_type or "message",
+                            "\n".join(data),
+                            self.last_event_id,
+                            self._event_retry,
+                        )
+                    )
+                    data = self._data = []
+                    self._data_size = 0
+                if self._field_seen:
+                    self._event_type = ""
+                    self._event_retry = None
+                    self._field_seen = False
+                continue
+            if line[:6] == "data: ":
+                value = line[6:]
+            else:
+                colon = line.find(":")
+                if colon == 0:
+                    continue  # a comment
+                if colon < 0:
+                    name, value = line, ""
+                else:
+                    name, value = line[:colon], line[colon + 1 :]
+                    if value[:1] == " ":
+                        value = value[1:]
+                if name != "data":
+                    self._apply_field(name, value)
+                    continue
+            self._field_seen = True
+            data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_event_size:
+                self._too_large("event")
+        return events
+
+    def _apply_field(self, name: str, value: str) -> None:
+        self._field_seen = True
+        if name == "event":
+            self._event_type = value
+        elif name == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif name == "retry":
+            if value.isdigit() and value.isascii():
+                self.retry = self._event_retry = int(value)
+
+
+def iter_sse(
+    chunks: Iterable[bytes], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+) -> Iterator[ServerSentEvent]:
+    """Decode an iterable of byte chunks (any chunking) into events, lazily."""
+    decoder = SSEDecoder(max_event_size)
+    for chunk in chunks:
+        events = decoder.feed(chunk)
+        if events:
+            yield from events
+    decoder.close()
+
+
+def iter_sse_lines(
+    lines: Iterable[Union[bytes, str]], *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+) -> Iterator[ServerSentEvent]:
+    """Decode lines that were already split, e.g. ``response.iter_lines()`` output.
+
+    Each item is one line without its terminator. Caveat: ``requests``'
+    ``iter_lines`` can split a CRLF that straddles two network reads into two
+    line ends, inventing an empty line that dispatches an event early; prefer
+    :func:`iter_sse` over ``iter_content`` or :func:`ssekit.connect_sse`.
+    """
+    decoder = SSEDecoder(max_event_size)
+    for line in lines:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        events = decoder.feed(line + b"\n")
+        if events:
+            yield from events
+    decoder.close()
