@@ -1,0 +1,17 @@
+"""Print 'passed failed skipped' from a unittest log (for .ci/run's summary line)."""
+import re
+import sys
+
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+ran = re.findall(r"^Ran (\d+) tests? in", text, re.M)
+total = int(ran[-1]) if ran else 0
+outcome = re.findall(r"^(OK|FAILED)(?: \((.*)\))?$", text, re.M)
+counts = dict.fromkeys(("failures", "errors", "skipped", "expected failures", "unexpected successes"), 0)
+if outcome:
+    for part in (outcome[-1][1] or "").split(", "):
+        if "=" in part:
+            key, value = part.split("=")
+            counts[key] = int(value)
+failed = counts["failures"] + counts["errors"] + counts["unexpected successes"] + (0 if outcome else 1)
+skipped = counts["skipped"]
+print(max(total - failed - skipped, 0), failed, skipped)
