@@ -1,0 +1,303 @@
+"""HTTP glue over requests: open an event stream, map HTTP failures, read bytes promptly.
+
+``connect_sse`` is the low-level entry point, in the spirit of httpx-sse: a
+context manager yielding an :class:`EventSource` whose ``iter_sse()`` hands
+over each event the moment its blank line arrives, whatever the framing
+(chunked, Content-Length, close-delimited, gzip).
+"""
+import contextlib
+import http.client
+import json
+import re
+import socket
+import time
+from typing import Any, Iterator, Optional
+
+import requests
+import urllib3
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from .errors import (
+    APIStatusError,
+    ContentTypeError,
+    IncompleteStreamError,
+    StreamConnectionError,
+    StreamTimeoutError,
+    redact_url,
+)
+from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
+
+EVENT_STREAM = "text/event-stream"
+#: Most bytes of an error or non-SSE body read into memory for messages.
+MAX_ERROR_BODY = 64 * 1024
+_READ_SIZE = 64 * 1024
+_TIMEOUT_ERRORS = (socket.timeout, urllib3.exceptions.ReadTimeoutError)
+_BROKEN_STREAM_ERRORS = (
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+    requests.RequestException,
+    OSError,
+)
+
+
+def open_response(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send the request with ``stream=True`` and return the 2xx response head.
+
+    Adds ``Accept: text/event-stream`` unless the caller set an Accept header.
+    Raises :class:`APIStatusError` for non-2xx (the response is closed),
+    :class:`StreamTimeoutError` / :class:`StreamConnectionError` when the
+    server cannot be reached in time.
+    """
+    headers = dict(kwargs.pop("headers", None) or {})
+    if not any(name.lower() == "accept" for name in headers):
+        headers["Accept"] = EVENT_STREAM
+    headers.setdefault("Cache-Control", "no-cache")
+    kwargs["stream"] = True
+    where = "%s %s" % (method.upper(), redact_url(url))
+    try:
+        response = session.request(method, url, headers=headers, **kwargs)
+    except requests.Timeout as exc:
+        raise StreamTimeoutError(
+            "timed out connecting to %s (%s)" % (where, type(exc).__name__)
+        ) from None
+    except requests.RequestException as exc:
+        raise StreamConnectionError(
+            "could not connect to %s: %s" % (where, _reason(exc))
+        ) from None
+    if not 200 <= response.status_code < 300:
+        with contextlib.closing(response):
+            raise status_error(response, where)
+    return response
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause such as ``[Errno 111] Connection refused``.
+
+    requests' own messages quote the full URL (query string included, where
+    some APIs carry keys), so they are never repeated or chained.
+    """
+    match = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+    return match.group(0) if match else type(exc).__name__
+
+
+def read_body(response: requests.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """Read at most *limit* bytes of a (small, finite) body, decoded from gzip etc."""
+    try:
+        return response.raw.read(limit, decode_content=True) or b""
+    except _BROKEN_STREAM_ERRORS:
+        return b""
+
+
+def parse_body(response: requests.Response, data: bytes) -> Any:
+    """The body as JSON when it parses as JSON, else as text."""
+    text = data.decode(response.encoding or "utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def error_message(body: Any) -> Optional[str]:
+    """The human message from the usual error shapes (OpenAI, Anthropic, FastAPI, HTML)."""
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail", "error_message"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                found = error_message(value)
+                if found:
+                    return found
+            elif isinstance(value, str) and value:
+                return value
+            elif isinstance(value, list) and value:
+                return "; ".join(error_message(item) or str(item) for item in value)
+        return None
+    if isinstance(body, str) and body.strip():
+        title = re.search(r"<title[^>]*>(.*?)</title>", body, re.I | re.S)
+        text = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
+        return " ".join(text.split())[:200] or None
+    return None
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return float(Retry().parse_retry_after(value))
+    except InvalidHeader:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return None
+
+
+def status_error(response: requests.Response, where: str) -> APIStatusError:
+    """Build the :class:`APIStatusError` for a non-2xx response (reads a bounded body)."""
+    body = parse_body(response, read_body(response))
+    detail = error_message(body)
+    message = "HTTP %d %s from %s" % (response.status_code, response.reason or "", where)
+    if detail:
+        message += ": " + detail
+    return APIStatusError(
+        message,
+        status_code=response.status_code,
+        body=body,
+        headers=response.headers,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def is_event_stream(response: requests.Response) -> bool:
+    """True when the response declares ``Content-Type: text/event-stream``."""
+    content_type = response.headers.get("Content-Type", "")
+    return content_type.split(";", 1)[0].strip().lower() == EVENT_STREAM
+
+
+def content_type_error(response: requests.Response, expected: str = EVENT_STREAM) -> ContentTypeError:
+    """Build the error for a 2xx body of the wrong kind, quoting what came back."""
+    content_type = response.headers.get("Content-Type") or "no Content-Type"
+    preview = " ".join(read_body(response, 2048).decode("utf-8", "replace").split())[:200]
+    return ContentTypeError(
+        "expected %s but the server answered %d with %s: %r"
+        % (expected, response.status_code, content_type, preview),
+        content_type=content_type,
+        body_preview=preview,
+    )
+
+
+def _socket_of(response: requests.Response) -> Optional[socket.socket]:
+    """The socket under a streaming response (to interrupt a blocked read), if found."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:
+        buffered = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class EventSource:
+    """Events of one streaming response. Single use; ``close()`` releases the connection.
+
+    ``deadline`` is a ``time.monotonic()`` instant after which reading fails
+    with :class:`StreamTimeoutError`. ``decoder`` exposes ``last_event_id``
+    and ``retry`` for reconnecting clients.
+    """
+
+    def __init__(
+        self,
+        response: requests.Response,
+        *,
+        deadline: Optional[float] = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        self.response = response
+        self.deadline = deadline
+        self.decoder = SSEDecoder(max_event_size)
+        self._socket = _socket_of(response)
+        self._read_timeout = self._socket.gettimeout() if self._socket is not None else None
+
+    def iter_sse(self) -> Iterator[ServerSentEvent]:
+        """Yield events as they complete; the connection is released when this ends."""
+        feed = self.decoder.feed
+        try:
+            for chunk in self.iter_bytes():
+                events = feed(chunk)
+                if events:
+                    yield from events
+        finally:
+            self.close()
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Yield the decoded body as it arrives: each read returns what is there now."""
+        raw = self.response.raw
+        try:
+            if callable(getattr(raw, "read1", None)):
+                yield from self._read1_chunks(raw)
+            else:
+                yield from self._http_client_chunks(raw)
+        except _TIMEOUT_ERRORS as exc:
+            raise self._timeout_error() from exc
+        except _BROKEN_STREAM_ERRORS as exc:
+            raise IncompleteStreamError(
+                "the connection broke mid-stream (%s)" % type(exc).__name__
+            ) from exc
+
+    def _read1_chunks(self, raw: Any) -> Iterator[bytes]:
+        """urllib3 >= 2.1: ``read1`` returns the decoded bytes of one socket read."""
+        while True:
+            self._arm_deadline()
+            data = raw.read1(_READ_SIZE, decode_content=True)
+            if not data:
+                return
+            yield data
+
+    def _http_client_chunks(self, raw: Any) -> Iterator[bytes]:
+        """Older urllib3: read1 from the http.client response, decode with urllib3's decoder."""
+        fp = raw._fp
+        raw._init_decoder()
+        while True:
+            self._arm_deadline()
+            data = fp.read1(_READ_SIZE)
+            decoded = raw._decode(data, True, not data)
+            if decoded:
+                yield decoded
+            if not data:
+                if fp.isclosed():
+                    raw.release_conn()  # fully read: the connection may be reused
+                return
+
+    def _arm_deadline(self) -> None:
+        """Bound the next socket read by the silence timeout and the remaining deadline."""
+        if self.deadline is None or self._socket is None:
+            return
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout_error()
+        if self._read_timeout is not None:
+            remaining = min(remaining, self._read_timeout)
+        self._socket.settimeout(remaining)
+
+    def _timeout_error(self) -> StreamTimeoutError:
+        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
+            return StreamTimeoutError("the stream's deadline passed before it ended")
+        return StreamTimeoutError(
+            "no data for %s s (read timeout): the server stalled" % (self._read_timeout,)
+        )
+
+    def interrupt(self) -> None:
+        """Unblock a read in progress from another thread (the read then sees end of stream)."""
+        if self._socket is not None:
+            try:
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Release the connection without reading the rest of the stream."""
+        self.response.close()
+
+    def __enter__(self) -> "EventSource":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def connect_sse(
+    session: requests.Session, method: str, url: str, **kwargs: Any
+) -> Iterator[EventSource]:
+    """Open an event stream: ``with connect_sse(s, "GET", url) as source: ...``.
+
+    *kwargs* go to ``session.request`` (``json=``, ``headers=``, ``timeout=``...).
+    Non-2xx raises :class:`APIStatusError`; a 2xx that is not
+    ``text/event-stream`` raises :class:`ContentTypeError`. Leaving the block
+    closes the response.
+    """
+    max_event_size = kwargs.pop("max_event_size", DEFAULT_MAX_EVENT_SIZE)
+    response = open_response(session, method, url, **kwargs)
+    with EventSource(response, max_event_size=max_event_size) as source:
+        if not is_event_stream(response):
+            raise content_type_error(response)
+        yield source

@@ -1,0 +1,207 @@
+"""connect_sse against a real local server: framings, prompt delivery, errors, release."""
+import email.utils
+import time
+import unittest
+
+import requests
+
+from ssekit import (
+    APIStatusError,
+    ContentTypeError,
+    IncompleteStreamError,
+    ServerSentEvent,
+    SSEKitError,
+    StreamTimeoutError,
+    connect_sse,
+)
+from ssekit.errors import StreamConnectionError
+from ssekit.http import error_message, parse_retry_after
+from ssekit.testing.server import ScriptedResponse, SSEServer
+
+FIRST = b'data: {"n": 1}\n\n'
+SECOND = b"event: done\ndata: 2\n\n"
+PAUSE = 0.8  # seconds the server waits between the two events
+
+
+class ServerTestCase(unittest.TestCase):
+    def setUp(self) -> None:
+        self.server = SSEServer()
+        self.server.start()
+        self.addCleanup(self.server.close)
+        self.session = requests.Session()
+        self.addCleanup(self.session.close)
+
+
+class PromptDelivery(ServerTestCase):
+    """Each event must reach the caller when its blank line arrives, not a read later."""
+
+    def check_framing(self, **options: object) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST, PAUSE, SECOND], **options))
+        start = time.monotonic()
+        arrivals = []
+        with connect_sse(self.session, "GET", self.server.url("/s"), timeout=5) as source:
+            for sse in source.iter_sse():
+                arrivals.append((time.monotonic() - start, sse))
+        self.assertEqual([sse for _, sse in arrivals], [ServerSentEvent(data='{"n": 1}'), ServerSentEvent("done", "2")])
+        self.assertLess(arrivals[0][0], PAUSE / 2, "first event waited for the second write")
+        self.assertGreaterEqual(arrivals[1][0], PAUSE * 0.9)
+
+    def test_chunked(self) -> None:
+        self.check_framing(framing="chunked")
+
+    def test_close_delimited(self) -> None:
+        self.check_framing(framing="close")
+
+    def test_content_length(self) -> None:
+        self.check_framing(framing="length")
+
+    def test_gzip_chunked(self) -> None:
+        self.check_framing(framing="chunked", gzip=True)
+
+    def test_gzip_close_delimited(self) -> None:
+        self.check_framing(framing="close", gzip=True)
+
+    def test_event_split_across_writes(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([b"da", b"ta: \xc3", b"\xa9\r", b"\n\r\n"]))
+        with connect_sse(self.session, "GET", self.server.url("/s")) as source:
+            self.assertEqual(list(source.iter_sse()), [ServerSentEvent(data="\u00e9")])
+
+
+class RequestShape(ServerTestCase):
+    def test_accept_header_and_kwargs_are_sent(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST]))
+        with connect_sse(self.session, "POST", self.server.url("/s"), json={"stream": True}, headers={"X-A": "1"}) as source:
+            self.assertEqual(len(list(source.iter_sse())), 1)
+            self.assertEqual(source.response.status_code, 200)
+        request = self.server.requests[0]
+        self.assertEqual(request.method, "POST")
+        self.assertEqual(request.headers["accept"], "text/event-stream")
+        self.assertEqual(request.headers["X-A"], "1")
+        self.assertEqual(request.json(), {"stream": True})
+
+    def test_caller_accept_header_wins(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST]))
+        with connect_sse(self.session, "GET", self.server.url("/s"), headers={"accept": "*/*"}) as source:
+            list(source.iter_sse())
+        self.assertEqual(self.server.requests[0].headers["Accept"], "*/*")
+
+
+class StatusErrors(ServerTestCase):
+    def open(self) -> APIStatusError:
+        with self.assertRaises(APIStatusError) as caught:
+            with connect_sse(self.session, "POST", self.server.url("/s?key=SECRET")):
+                self.fail("the body of the with block must not run")
+        self.assertNotIn("SECRET", str(caught.exception))
+        return caught.exception
+
+    def test_json_error_body(self) -> None:
+        body = {"error": {"message": "Rate limit reached", "type": "requests"}}
+        self.server.script("/s", ScriptedResponse.json(body, status=429, retry_after=7))
+        error = self.open()
+        self.assertEqual(error.status_code, 429)
+        self.assertEqual(error.body, body)
+        self.assertEqual(error.retry_after, 7.0)
+        self.assertIn("Rate limit reached", error.message)
+        self.assertIn("429", str(error))
+        self.assertEqual(error.headers["Retry-After"], "7")
+
+    def test_html_error_body(self) -> None:
+        html = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad</h1></body></html>"
+        self.server.script("/s", ScriptedResponse.text(html, status=502))
+        error = self.open()
+        self.assertEqual(error.status_code, 502)
+        self.assertEqual(error.body, html)
+        self.assertIn("502 Bad Gateway", error.message)
+        self.assertIsNone(error.retry_after)
+
+    def test_retry_after_as_http_date(self) -> None:
+        when = email.utils.formatdate(time.time() + 30, usegmt=True)
+        self.server.script("/s", ScriptedResponse.json({"detail": "busy"}, status=503, retry_after=when))
+        error = self.open()
+        self.assertIn("busy", error.message)
+        self.assertTrue(25 <= error.retry_after <= 31, error.retry_after)
+
+    def test_non_sse_success_raises_content_type_error(self) -> None:
+        self.server.script("/s", ScriptedResponse.json({"object": "chat.completion"}))
+        with self.assertRaises(ContentTypeError) as caught:
+            with connect_sse(self.session, "GET", self.server.url("/s")):
+                self.fail("the body of the with block must not run")
+        self.assertIn("application/json", str(caught.exception))
+        self.assertIn("chat.completion", caught.exception.body_preview)
+
+
+class MessageShapes(unittest.TestCase):
+    def test_usual_error_shapes(self) -> None:
+        self.assertEqual(error_message({"error": {"message": "a"}}), "a")
+        self.assertEqual(error_message({"type": "error", "error": {"type": "overloaded_error", "message": "b"}}), "b")
+        self.assertEqual(error_message({"message": "c"}), "c")
+        self.assertEqual(error_message({"detail": "d"}), "d")
+        self.assertEqual(error_message({"detail": [{"msg": "e"}]}), "{'msg': 'e'}")
+        self.assertEqual(error_message({"error": "f"}), "f")
+        self.assertIsNone(error_message({"other": 1}))
+
+    def test_retry_after_values(self) -> None:
+        self.assertEqual(parse_retry_after("12"), 12.0)
+        self.assertEqual(parse_retry_after("1.5"), 1.5)
+        self.assertEqual(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0.0)
+        self.assertIsNone(parse_retry_after("soon"))
+        self.assertIsNone(parse_retry_after(None))
+
+
+class Failures(ServerTestCase):
+    def test_connection_refused(self) -> None:
+        port = self.server.url("/").split(":")[2].split("/")[0]
+        self.server.close()
+        with self.assertRaises(StreamConnectionError) as caught:
+            with connect_sse(self.session, "GET", "http://127.0.0.1:%s/s?api_key=SECRET" % port):
+                pass
+        self.assertNotIn("SECRET", str(caught.exception))
+        self.assertIsNone(caught.exception.__cause__)
+        self.assertIn("refused", str(caught.exception))
+
+    def test_read_timeout_mid_stream(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST], stall=True))
+        received = []
+        with self.assertRaises(StreamTimeoutError):
+            with connect_sse(self.session, "GET", self.server.url("/s"), timeout=(5, 0.3)) as source:
+                for sse in source.iter_sse():
+                    received.append(sse)
+        self.assertEqual(len(received), 1)
+
+    def test_cut_mid_chunked_stream(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST, SECOND], cut_after=len(FIRST) + 5))
+        received = []
+        with self.assertRaises(IncompleteStreamError) as caught:
+            with connect_sse(self.session, "GET", self.server.url("/s")) as source:
+                for sse in source.iter_sse():
+                    received.append(sse)
+        self.assertIsInstance(caught.exception, SSEKitError)
+        self.assertEqual(len(received), 1)
+
+
+class Release(ServerTestCase):
+    def test_break_releases_a_never_ending_stream(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST], stall=True))
+        start = time.monotonic()
+        with connect_sse(self.session, "GET", self.server.url("/s"), timeout=5) as source:
+            for _ in source.iter_sse():
+                break
+            self.assertTrue(source.response.raw.closed)
+        self.assertLess(time.monotonic() - start, 2)
+
+    def test_leaving_the_block_releases_the_connection(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST], stall=True))
+        with connect_sse(self.session, "GET", self.server.url("/s"), timeout=5) as source:
+            response = source.response
+        self.assertTrue(response.raw.closed)
+
+    def test_connection_is_reused_after_a_full_read(self) -> None:
+        self.server.script("/s", ScriptedResponse.sse([FIRST, SECOND], framing="chunked"))
+        for _ in range(3):
+            with connect_sse(self.session, "GET", self.server.url("/s")) as source:
+                self.assertEqual(len(list(source.iter_sse())), 2)
+        self.assertEqual(self.server.connection_count, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
