@@ -331,7 +331,7 @@ class Routing(ServerTestCase):
         response = connection.getresponse()
         self.assertEqual(response.status, 500)
         self.assertIn("KeyError", json.loads(response.read())["error"]["message"])
-        self.assertEqual([type(error) for error in self.server.errors], [KeyError])
+        self.assertEqual([type(error) for error in self.server.route_errors], [KeyError])
 
     def test_unknown_path_is_a_json_404(self) -> None:
         connection = self.http_client()

@@ -378,7 +378,7 @@ class SSEServer:
         #: Every request received, in arrival order.
         self.requests = []  # type: List[RecordedRequest]
         #: Exceptions raised by route functions (each answered with a 500).
-        self.errors = []  # type: List[Exception]
+        self.route_errors = []  # type: List[Exception]
         #: How many TCP connections were accepted (keep-alive reuse keeps it low).
         self.connection_count = 0
         self._routes = {}  # type: Dict[str, _Route]
@@ -418,7 +418,9 @@ class SSEServer:
     def close(self) -> None:
         """Stop serving: wake every handler, close every connection, join every thread.
 
-        Returns promptly even while responses are stalled or sleeping. Safe to call twice.
+        Returns promptly even while responses are stalled or sleeping (a route
+        function still running after a second is left to finish in its daemon
+        thread). Safe to call twice.
         """
         if self._closing.is_set():
             return
@@ -485,7 +487,7 @@ class SSEServer:
                 raise TypeError("route function returned %r, not a ScriptedResponse" % (response,))
         except Exception as exc:
             with self._lock:
-                self.errors.append(exc)
+                self.route_errors.append(exc)
             error = {"message": "%s: %s" % (type(exc).__name__, exc), "type": "server_error"}
             return ScriptedResponse.json({"error": error}, status=500)
         return response
