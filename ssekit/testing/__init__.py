@@ -1,0 +1,46 @@
+"""ssekit.testing: a real local SSE server, byte-exact provider streams, and an embedded LLM gateway.
+
+For unittest suites (yours and ssekit's own): start an :class:`SSEServer`,
+script what it answers (:class:`ScriptedResponse`, with the stream builders
+giving the exact bytes each provider sends), point the code under test at
+``server.url(...)``, and assert on ``server.requests``. :class:`LocalGateway`
+is a ready-made LLM endpoint for all four wire formats. Standard library only.
+"""
+from .builders import (
+    build_events,
+    build_result,
+    chat_completions_events,
+    chunkings,
+    generation_events,
+    messages_events,
+    random_chunks,
+    responses_events,
+    split_tokens,
+    sse_event,
+)
+from .gateway import DEFAULT_ANSWER, DEFAULT_MODEL, DEFAULT_PROMPT, FEED_PATH, PATHS, LocalGateway, sample_request
+from .server import FRAMINGS, RecordedRequest, ScriptedResponse, SSEServer
+
+__all__ = [
+    "DEFAULT_ANSWER",
+    "DEFAULT_MODEL",
+    "DEFAULT_PROMPT",
+    "FEED_PATH",
+    "FRAMINGS",
+    "LocalGateway",
+    "PATHS",
+    "RecordedRequest",
+    "SSEServer",
+    "ScriptedResponse",
+    "build_events",
+    "build_result",
+    "chat_completions_events",
+    "chunkings",
+    "generation_events",
+    "messages_events",
+    "random_chunks",
+    "responses_events",
+    "sample_request",
+    "split_tokens",
+    "sse_event",
+]

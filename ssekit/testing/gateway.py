@@ -1,0 +1,423 @@
+"""The embedded local LLM gateway: the four wire formats at their usual paths, on a real local server.
+
+:class:`LocalGateway` answers POSTs at ``/v1/chat/completions`` (OpenAI Chat
+Completions), ``/v1/responses`` (OpenAI Responses), ``/v1/messages``
+(Anthropic Messages) and ``/v1/generate`` (gateway "generation" frames) from
+the request JSON: the model, the messages or input, ``stream``, ``max_tokens``
+and ``tools``. Streams carry a canned multi-sentence answer token by token at
+a configurable pace, then usage and a finish reason; non-streamed requests get
+the complete JSON result. ``GET /v1/events`` is a plain SSE feed (job
+progress with ids and reconnections) for ``follow_sse``. Faults can be queued
+(an HTTP error, a stall, a cut) to show timeouts and retries. The ``ssekit
+demo`` / ``serve`` commands, the examples and the tests all use it.
+Standard library only.
+"""
+import itertools
+import json
+import threading
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+
+from ..errors import SSEKitError
+from ..formats import new_accumulator
+from ..sse import iter_sse
+from .builders import build_events, build_result, split_tokens
+from .server import RecordedRequest, ScriptedResponse, SSEServer
+
+__all__ = [
+    "DEFAULT_ANSWER",
+    "DEFAULT_MODEL",
+    "DEFAULT_PROMPT",
+    "FEED_PATH",
+    "PATHS",
+    "LocalGateway",
+    "sample_request",
+]
+
+#: The endpoint path of each wire format.
+PATHS = {
+    "chat_completions": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "messages": "/v1/messages",
+    "generation": "/v1/generate",
+}
+#: The plain SSE feed (``GET``): job progress events with ids, for ``follow_sse``.
+FEED_PATH = "/v1/events"
+#: The model name the gateway reports when asked for it by examples and the demo.
+DEFAULT_MODEL = "ssekit-local"
+#: The question the demo asks.
+DEFAULT_PROMPT = "What are server-sent events, and why do LLM APIs use them?"
+#: What the gateway answers, token by token.
+DEFAULT_ANSWER = (
+    "Server-sent events are a simple way for a server to push a stream of messages over one long HTTP "
+    "response. Each event is a few lines of text, such as data: followed by a JSON payload, and a blank "
+    "line ends it. LLM APIs use them to send an answer token by token, so a program can show the text "
+    "while the model is still writing. At the end of the stream come the finish reason and the token "
+    "usage, and ssekit rebuilds all of it into one Completion."
+)
+
+#: Steps of the plain feed, and how many the server sends per connection before it drops it.
+FEED_STEPS = 6
+FEED_BATCH = 2
+#: The reconnection delay (milliseconds) the feed asks for in its ``retry:`` field.
+FEED_RETRY_MS = 100
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+# How each format's ids begin (a counter follows).
+_ID_PREFIXES = {"chat_completions": "chatcmpl-local", "responses": "resp_local", "messages": "msg_local", "generation": "gen_local"}
+# Where each format puts the cap on output tokens.
+_MAX_TOKENS_KEYS = {
+    "chat_completions": ("max_completion_tokens", "max_tokens"),
+    "responses": ("max_output_tokens",),
+    "messages": ("max_tokens",),
+    "generation": ("max_tokens",),
+}
+# Where each format puts the conversation (one of these is required), then its system prompt.
+_PROMPT_KEYS = {
+    "chat_completions": (("messages",), None),
+    "responses": (("input",), "instructions"),
+    "messages": (("messages",), "system"),
+    "generation": (("prompt", "messages"), None),
+}
+
+
+def sample_request(
+    format: str, *, model: str = DEFAULT_MODEL, prompt: str = DEFAULT_PROMPT, stream: bool = True
+) -> Dict[str, Any]:
+    """A minimal, realistic request body for *format* (what the demo and ``serve`` show)."""
+    if format == "chat_completions":
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}]}  # type: Dict[str, Any]
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+    elif format == "responses":
+        body = {"model": model, "input": prompt}
+    elif format == "messages":
+        body = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}]}
+    elif format == "generation":
+        body = {"model": model, "prompt": prompt}
+    else:
+        raise SSEKitError("unknown gateway format %r; valid: %s" % (format, ", ".join(sorted(PATHS))))
+    body["stream"] = stream
+    return body
+
+
+class _BadRequest(Exception):
+    """A request the gateway refuses (answered with an HTTP error in the format's shape)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Fault:
+    """One queued fault: an HTTP error, or a stream that stalls or is cut after some tokens."""
+
+    def __init__(self, kind: str, *, status: int = 0, retry_after: Any = None, message: str = "", after_tokens: int = 0) -> None:
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+        self.message = message
+        self.after_tokens = after_tokens
+
+
+class LocalGateway:
+    """A local LLM gateway on 127.0.0.1 speaking the four wire formats (see the module docstring).
+
+    Use it as a context manager or call :meth:`start` / :meth:`close`. Its
+    :attr:`server` is the underlying :class:`SSEServer` (add scripted routes to
+    it, read its recorded ``requests``). With *api_key* set, requests must carry
+    it (``Authorization: Bearer`` or ``x-api-key``), else they get a 401.
+    *log*, if given, receives one line per request (never a header value).
+    """
+
+    def __init__(
+        self,
+        *,
+        pace: float = 0.0,
+        answer: str = DEFAULT_ANSWER,
+        api_key: Optional[str] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        #: Seconds between two events of a stream (may be changed at any time).
+        self.pace = pace
+        self.answer = answer
+        self.server = SSEServer(host, port)
+        self._api_key = api_key
+        self._log = log
+        self._faults = deque()  # type: Deque[_Fault]
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        for name, path in PATHS.items():
+            self.server.route(path, self._handler(name))
+        self.server.route(FEED_PATH, self._feed)
+
+    def __repr__(self) -> str:
+        return "<LocalGateway %r pace=%r>" % (self.server, self.pace)
+
+    def __enter__(self) -> "LocalGateway":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def start(self) -> "LocalGateway":
+        """Start serving in background threads; returns the gateway."""
+        self.server.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and close every connection (promptly, even mid-stream)."""
+        self.server.close()
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, ``http://127.0.0.1:PORT/v1`` (what SDKs call ``base_url``)."""
+        return self.server.url("/v1")
+
+    def url(self, format: str = "chat_completions") -> str:
+        """The endpoint URL of *format* (a :data:`PATHS` name)."""
+        if format not in PATHS:
+            raise SSEKitError("unknown gateway format %r; valid: %s" % (format, ", ".join(sorted(PATHS))))
+        return self.server.url(PATHS[format])
+
+    @property
+    def feed_url(self) -> str:
+        """The URL of the plain SSE feed (``GET``), for ``follow_sse``."""
+        return self.server.url(FEED_PATH)
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        """Every request received so far (method, path, headers, body)."""
+        return self.server.requests
+
+    # --- faults ---------------------------------------------------------------
+
+    def fail_next(self, status: int = 429, *, times: int = 1, retry_after: Any = None, message: Optional[str] = None) -> None:
+        """Answer the next *times* completion requests with HTTP *status* (optionally ``Retry-After``)."""
+        text = message or "simulated %d from the local gateway" % status
+        self._queue([_Fault("status", status=status, retry_after=retry_after, message=text) for _ in range(times)])
+
+    def stall_next(self, after_tokens: int = 0) -> None:
+        """Make the next stream send *after_tokens* tokens, then nothing (the connection stays open)."""
+        self._queue([_Fault("stall", after_tokens=after_tokens)])
+
+    def cut_next(self, after_tokens: int = 0) -> None:
+        """Make the next stream send *after_tokens* tokens, then drop the connection."""
+        self._queue([_Fault("cut", after_tokens=after_tokens)])
+
+    def _queue(self, faults: List[_Fault]) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def _next_fault(self) -> Optional[_Fault]:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    # --- the completion endpoints ------------------------------------------------
+
+    def _handler(self, format: str) -> Callable[[RecordedRequest], ScriptedResponse]:
+        def handle(request: RecordedRequest) -> ScriptedResponse:
+            try:
+                response, note = self._answer(format, request)
+            except _BadRequest as exc:
+                response, note = _error_response(format, exc.status, exc.message), exc.message
+            if self._log is not None:
+                self._log("%s %s -> %d %s" % (request.method, request.path, response.status, note))
+            return response
+
+        return handle
+
+    def _answer(self, format: str, request: RecordedRequest) -> Tuple[ScriptedResponse, str]:
+        if request.method != "POST":
+            raise _BadRequest(405, "use POST for %s" % request.path)
+        self._check_key(request)
+        fault = self._next_fault()
+        if fault is not None and fault.kind == "status":
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return _error_response(format, fault.status, fault.message, headers), "(queued fault)"
+        body = request.json()
+        if not isinstance(body, dict):
+            raise _BadRequest(400, "the request body must be a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _BadRequest(400, "'model' is required")
+        prompt = _prompt_text(format, body)
+        tokens = split_tokens(self.answer)
+        limit = _max_tokens(format, body)
+        tool_calls = _tool_calls(format, body)
+        if tool_calls:
+            tokens, finish = [], "tool_calls"
+        elif limit is not None and limit < len(tokens):
+            tokens, finish = tokens[:limit], "length"
+        else:
+            finish = "stop"
+        output = len(tokens) + sum(len(split_tokens(call["arguments"])) for call in tool_calls)
+        usage = {"input_tokens": len(split_tokens(prompt)), "output_tokens": output}
+        number = next(self._ids)
+        options = dict(tokens=tokens, tool_calls=tool_calls, usage=usage, finish_reason=finish, model=model, id=_ID_PREFIXES[format] + str(number))
+        headers = {"x-request-id": "req_local_%d" % number}
+        if body.get("stream") is not True:
+            return ScriptedResponse.json(build_result(format, **options), headers=headers), "result, model %s" % model
+        if format == "chat_completions" and not _include_usage(body):
+            options["usage"] = None
+        events = build_events(format, **options)
+        response = self._stream(format, events, headers, fault)
+        return response, "stream, model %s%s" % (model, " (queued %s)" % fault.kind if fault else "")
+
+    def _stream(self, format: str, events: List[bytes], headers: Dict[str, str], fault: Optional[_Fault]) -> ScriptedResponse:
+        if fault is None:
+            return ScriptedResponse.sse(events, headers=headers, interval=self.pace)
+        kept = events[: _events_for_tokens(format, events, fault.after_tokens)]
+        if fault.kind == "stall":
+            return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, stall=True)
+        return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, cut_after=sum(len(item) for item in kept))
+
+    def _check_key(self, request: RecordedRequest) -> None:
+        if self._api_key is None:
+            return
+        bearer = request.headers.get("Authorization", "")
+        given = bearer[7:] if bearer.lower().startswith("bearer ") else request.headers.get("x-api-key")
+        if given != self._api_key:
+            raise _BadRequest(401, "invalid or missing API key")
+
+    # --- the plain feed ----------------------------------------------------------------
+
+    def _feed(self, request: RecordedRequest) -> ScriptedResponse:
+        """Job progress: ``FEED_BATCH`` events per connection, resumed from ``Last-Event-ID``, then 204."""
+        last = request.headers.get("Last-Event-ID") or "0"
+        done = int(last) if last.isdigit() else 0
+        if done >= FEED_STEPS:
+            if self._log is not None:
+                self._log("%s %s -> 204 feed finished" % (request.method, request.path))
+            return ScriptedResponse(status=204, headers={})
+        chunks = []  # type: List[Any]
+        for step in range(done + 1, min(done + FEED_BATCH, FEED_STEPS) + 1):
+            data = json.dumps({"step": step, "of": FEED_STEPS, "status": "done" if step == FEED_STEPS else "running"})
+            retry = "" if chunks else "retry: %d\n" % FEED_RETRY_MS  # the first event sets the reconnection delay
+            chunks.append(("%sid: %d\nevent: progress\ndata: %s\n\n" % (retry, step, data)).encode("utf-8"))
+        if self._log is not None:
+            self._log("%s %s -> 200 feed from step %d" % (request.method, request.path, done + 1))
+        return ScriptedResponse.sse(chunks, interval=self.pace)
+
+
+# --- request reading ----------------------------------------------------------------------
+
+
+def _text_of(value: Any) -> str:
+    """All the text in a message, a content list or an input value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return _joined(_text_of(item) for item in value)
+    if isinstance(value, dict):
+        return _joined(_text_of(value.get(key)) for key in ("content", "text", "input"))
+    return ""
+
+
+def _joined(texts: Iterable[str]) -> str:
+    return " ".join(text for text in texts if text)
+
+
+def _prompt_text(format: str, body: Mapping[str, Any]) -> str:
+    """The text of the conversation and system prompt (for input token counts)."""
+    required, system = _PROMPT_KEYS[format]
+    if not any(body.get(key) for key in required):
+        raise _BadRequest(400, "'%s' is required" % "' or '".join(required))
+    return _joined(_text_of(body.get(key)) for key in required + ((system,) if system else ()))
+
+
+def _max_tokens(format: str, body: Mapping[str, Any]) -> Optional[int]:
+    for key in _MAX_TOKENS_KEYS[format]:
+        value = body.get(key)
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise _BadRequest(400, "'%s' must be a positive integer" % key)
+            return value
+    return None
+
+
+def _include_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _tool_calls(format: str, body: Mapping[str, Any]) -> List[Dict[str, str]]:
+    """The call the model "decides" to make: the first tool offered, with sample arguments."""
+    tools = body.get("tools")
+    if format == "generation" or not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
+        return []
+    tool = tools[0] if isinstance(tools[0], dict) else {}
+    if format == "chat_completions":
+        tool = tool.get("function") if isinstance(tool.get("function"), dict) else {}
+        schema = tool.get("parameters")
+    elif format == "responses":
+        schema = tool.get("parameters")
+    else:
+        schema = tool.get("input_schema")
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise _BadRequest(400, "tools[0] has no name")
+    return [{"name": name, "arguments": json.dumps(_sample_arguments(schema))}]
+
+
+def _sample_arguments(schema: Any) -> Dict[str, Any]:
+    """Arguments that fit a JSON schema: each required property gets its enum, default or example value."""
+    if not isinstance(schema, dict):
+        return {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    required = schema.get("required") if isinstance(schema.get("required"), list) else list(properties)
+    return {name: _sample_value(properties.get(name)) for name in required if isinstance(name, str)}
+
+
+_SAMPLES = {"string": "example", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
+
+
+def _sample_value(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return "example"
+    for key in ("enum", "examples"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return schema[key][0]
+    if "default" in schema:
+        return schema["default"]
+    if schema.get("type") == "object":
+        return _sample_arguments(schema)
+    return _SAMPLES.get(schema.get("type"), "example")  # type: ignore[arg-type]
+
+
+def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
+    """How many of *events* carry the first *tokens* text tokens (and what comes before them)."""
+    accumulator = new_accumulator(format)
+    seen = 0
+    for index, chunk in enumerate(events):
+        if any([accumulator.add(sse) for sse in iter_sse([chunk])]):
+            if seen == tokens:
+                return index
+            seen += 1
+    return len(events)
+
+
+def _error_response(format: str, status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:
+    """An HTTP error with the JSON body the provider of *format* sends."""
+    kind = _ERROR_TYPES.get(status, "api_error")
+    if format == "messages":
+        body = {"type": "error", "error": {"type": kind, "message": message}}  # type: Dict[str, Any]
+    else:
+        body = {"error": {"message": message, "type": kind, "code": status}}
+    headers = dict(headers or {})
+    return ScriptedResponse.json(body, status=status, headers=headers)
+

@@ -1,0 +1,292 @@
+"""The embedded LLM gateway: every format streamed and whole, request handling, pacing, faults, the feed."""
+import json
+import time
+import unittest
+from typing import Any, Dict, List, Optional
+
+import requests
+
+import ssekit
+from ssekit import IncompleteStreamError, ServerSentEvent, StreamTimeoutError, accumulate, iter_sse
+from ssekit.formats import completion_from_result
+from ssekit.testing import DEFAULT_ANSWER, DEFAULT_MODEL, DEFAULT_PROMPT, PATHS, LocalGateway, sample_request, split_tokens
+
+FORMATS = sorted(PATHS)
+ANSWER_TOKENS = len(split_tokens(DEFAULT_ANSWER))
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "examples": ["Paris"]},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "days": {"type": "integer"},
+    },
+    "required": ["city", "unit"],
+}
+
+
+class GatewayTestCase(unittest.TestCase):
+    """A fresh gateway and session per test."""
+
+    pace = 0.0
+    api_key = None  # type: Optional[str]
+
+    def setUp(self) -> None:
+        self.log = []  # type: List[str]
+        self.gateway = LocalGateway(pace=self.pace, api_key=self.api_key, log=self.log.append).start()
+        self.addCleanup(self.gateway.close)
+        self.session = requests.Session()
+        self.addCleanup(self.session.close)
+
+    def post(self, format: str, body: Any, **kwargs: Any) -> requests.Response:
+        response = self.session.post(self.gateway.url(format), json=body, stream=True, timeout=5, **kwargs)
+        self.addCleanup(response.close)
+        return response
+
+    def events(self, response: requests.Response) -> List[ServerSentEvent]:
+        return list(iter_sse(response.iter_content(chunk_size=None)))
+
+
+class Streams(GatewayTestCase):
+    def test_each_format_streams_the_answer_with_usage_and_finish_reason(self) -> None:
+        for format in FORMATS:
+            with self.subTest(format=format):
+                response = self.post(format, sample_request(format, model="my-model"))
+                self.assertEqual(response.status_code, 200)
+                self.assertTrue(response.headers["Content-Type"].startswith("text/event-stream"))
+                events = self.events(response)
+                completion = accumulate(events, format=format)
+                self.assertEqual(completion.text, DEFAULT_ANSWER)
+                self.assertEqual(completion.finish_reason, "stop")
+                self.assertTrue(completion.complete)
+                self.assertEqual(completion.format, format)
+                prompt_tokens = len(split_tokens(DEFAULT_PROMPT))
+                if format == "generation":
+                    self.assertEqual(completion.usage.total_tokens, prompt_tokens + ANSWER_TOKENS)
+                else:
+                    self.assertEqual(completion.usage.input_tokens, prompt_tokens)
+                    self.assertEqual(completion.usage.output_tokens, ANSWER_TOKENS)
+                    self.assertEqual(completion.model, "my-model")
+                self.assertTrue(completion.id and completion.id.endswith(str(len(self.gateway.requests))))
+                self.assertGreater(len(events), ANSWER_TOKENS, "the answer must come token by token")
+
+    def test_each_format_answers_whole_json_without_stream(self) -> None:
+        for format in FORMATS:
+            with self.subTest(format=format):
+                response = self.post(format, sample_request(format, stream=False))
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(response.headers["Content-Type"], "application/json")
+                self.assertTrue(response.headers["x-request-id"].startswith("req_local_"))
+                completion = completion_from_result(response.json())
+                self.assertEqual(completion.text, DEFAULT_ANSWER)
+                self.assertEqual(completion.finish_reason, "stop")
+
+    def test_chat_usage_only_with_include_usage(self) -> None:
+        body = sample_request("chat_completions")
+        del body["stream_options"]
+        completion = accumulate(self.events(self.post("chat_completions", body)))
+        self.assertIsNone(completion.usage.total_tokens)
+        self.assertEqual(completion.text, DEFAULT_ANSWER)
+
+    def test_max_tokens_cuts_the_answer_with_finish_reason_length(self) -> None:
+        keys = {"chat_completions": "max_tokens", "responses": "max_output_tokens", "messages": "max_tokens", "generation": "max_tokens"}
+        for format in FORMATS:
+            with self.subTest(format=format):
+                body = dict(sample_request(format), **{keys[format]: 5})
+                completion = accumulate(self.events(self.post(format, body)), format=format)
+                self.assertEqual(completion.text, "".join(split_tokens(DEFAULT_ANSWER)[:5]))
+                self.assertEqual(completion.finish_reason, "length")
+
+    def test_tools_give_a_tool_call_with_arguments_from_the_schema(self) -> None:
+        tools = {
+            "chat_completions": [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}],
+            "responses": [{"type": "function", "name": "get_weather", "parameters": WEATHER_SCHEMA}],
+            "messages": [{"name": "get_weather", "input_schema": WEATHER_SCHEMA}],
+        }
+        for format, offered in tools.items():
+            for stream in (True, False):
+                with self.subTest(format=format, stream=stream):
+                    body = dict(sample_request(format, stream=stream), tools=offered)
+                    response = self.post(format, body)
+                    if stream:
+                        completion = accumulate(self.events(response), format=format)
+                    else:
+                        completion = completion_from_result(response.json())
+                    self.assertEqual(completion.finish_reason, "tool_calls")
+                    self.assertEqual(completion.text, "")
+                    [call] = completion.tool_calls
+                    self.assertEqual(call.name, "get_weather")
+                    self.assertEqual(call.parse_arguments(), {"city": "Paris", "unit": "celsius"})
+                    self.assertTrue(call.id)
+
+    def test_tool_choice_none_answers_in_text(self) -> None:
+        body = dict(sample_request("chat_completions"), tool_choice="none",
+                    tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+        self.assertEqual(accumulate(self.events(self.post("chat_completions", body))).text, DEFAULT_ANSWER)
+
+    def test_custom_answer_and_stream_completion_end_to_end(self) -> None:
+        self.gateway.answer = "Short answer."
+        with ssekit.stream_completion(self.gateway.url("messages"), json=sample_request("messages"), timeout=5) as stream:
+            pieces = list(stream)
+        self.assertEqual(pieces, ["Short", " answer", "."])
+        self.assertEqual(stream.completion.usage.output_tokens, 3)
+
+
+class Pacing(GatewayTestCase):
+    pace = 0.05
+
+    def test_tokens_arrive_paced(self) -> None:
+        self.gateway.answer = "one two three four five"
+        arrivals = []
+        start = time.monotonic()
+        for _ in iter_sse(self.post("generation", sample_request("generation")).iter_content(chunk_size=None)):
+            arrivals.append(time.monotonic() - start)
+        # generation_start, five deltas, generation_end, [DONE]: seven gaps of one pace each
+        self.assertEqual(len(arrivals), 8)
+        self.assertGreaterEqual(arrivals[-1] - arrivals[0], 7 * self.pace * 0.8)
+        self.assertGreaterEqual(arrivals[2] - arrivals[1], self.pace * 0.5, "tokens must not arrive in one burst")
+
+
+class BadRequests(GatewayTestCase):
+    def assert_error(self, response: requests.Response, status: int, words: str) -> Dict[str, Any]:
+        self.assertEqual(response.status_code, status)
+        body = response.json()
+        error = body["error"]
+        self.assertIn(words, error["message"])
+        return body
+
+    def test_missing_model(self) -> None:
+        body = self.assert_error(self.post("chat_completions", {"messages": [{"role": "user", "content": "x"}]}), 400, "'model' is required")
+        self.assertEqual(body["error"]["type"], "invalid_request_error")
+        self.assertEqual(self.log, ["POST /v1/chat/completions -> 400 'model' is required"])
+
+    def test_anthropic_error_shape(self) -> None:
+        body = self.assert_error(self.post("messages", {"model": "m"}), 400, "'messages' is required")
+        self.assertEqual(body["type"], "error")
+        self.assertEqual(body["error"]["type"], "invalid_request_error")
+
+    def test_body_not_a_json_object(self) -> None:
+        self.assert_error(self.post("responses", ["not", "an", "object"]), 400, "JSON object")
+        response = self.session.post(self.gateway.url("generation"), data=b"{oops", timeout=5)
+        self.assert_error(response, 400, "JSON object")
+
+    def test_generation_accepts_prompt_or_messages(self) -> None:
+        self.assert_error(self.post("generation", {"model": "m"}), 400, "'prompt' or 'messages' is required")
+        body = {"model": "m", "stream": False, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+        self.assertEqual(self.post("generation", body).json()["text"], DEFAULT_ANSWER)
+
+    def test_bad_max_tokens(self) -> None:
+        self.assert_error(self.post("messages", dict(sample_request("messages"), max_tokens=0)), 400, "positive integer")
+
+    def test_get_is_refused(self) -> None:
+        self.assert_error(self.session.get(self.gateway.url("chat_completions"), timeout=5), 405, "use POST")
+
+
+class ApiKey(GatewayTestCase):
+    api_key = "sk-local-secret"
+
+    def test_key_required_as_bearer_or_x_api_key(self) -> None:
+        self.assertEqual(self.post("chat_completions", sample_request("chat_completions")).status_code, 401)
+        wrong = self.post("chat_completions", sample_request("chat_completions"), headers={"Authorization": "Bearer nope"})
+        self.assertEqual(wrong.status_code, 401)
+        bearer = self.post("chat_completions", sample_request("chat_completions"), headers={"Authorization": "Bearer " + self.api_key})
+        self.assertEqual(bearer.status_code, 200)
+        anthropic = self.post("messages", sample_request("messages"), headers={"x-api-key": self.api_key})
+        self.assertEqual(anthropic.status_code, 200)
+        self.assertFalse([line for line in self.log if self.api_key in line], "the key must never be logged")
+
+
+class Faults(GatewayTestCase):
+    def test_fail_next_then_success(self) -> None:
+        self.gateway.fail_next(429, times=2, retry_after=3)
+        statuses = []
+        for _ in range(3):
+            response = self.post("chat_completions", sample_request("chat_completions"))
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                self.assertEqual(response.headers["Retry-After"], "3")
+                self.assertEqual(response.json()["error"]["type"], "rate_limit_error")
+        self.assertEqual(statuses, [429, 429, 200])
+
+    def test_stream_completion_retries_through_queued_errors(self) -> None:
+        self.gateway.fail_next(503, times=1, retry_after=0)
+        with ssekit.stream_completion(self.gateway.url("responses"), json=sample_request("responses"), retry=2, timeout=5) as stream:
+            text = "".join(stream)
+        self.assertEqual(text, DEFAULT_ANSWER)
+        self.assertEqual(len(self.gateway.requests), 2)
+
+    def test_cut_next_drops_the_connection_after_n_tokens(self) -> None:
+        for format in FORMATS:
+            with self.subTest(format=format):
+                self.gateway.cut_next(after_tokens=4)
+                with self.assertRaises(IncompleteStreamError) as caught:
+                    with ssekit.stream_completion(self.gateway.url(format), json=sample_request(format), retry=0, timeout=5) as stream:
+                        for _ in stream:
+                            pass
+                self.assertEqual(caught.exception.partial.text, "".join(split_tokens(DEFAULT_ANSWER)[:4]))
+
+    def test_stall_next_sends_n_tokens_then_nothing(self) -> None:
+        self.gateway.stall_next(after_tokens=3)
+        with self.assertRaises(StreamTimeoutError) as caught:
+            with ssekit.stream_completion(self.gateway.url("messages"), json=sample_request("messages"), timeout=(5, 0.3)) as stream:
+                for _ in stream:
+                    pass
+        self.assertEqual(caught.exception.partial.text, "".join(split_tokens(DEFAULT_ANSWER)[:3]))
+        # the fault was used once: the next stream is whole
+        self.assertEqual(accumulate(self.events(self.post("messages", sample_request("messages")))).text, DEFAULT_ANSWER)
+
+    def test_stall_before_the_first_token_still_sends_the_stream_head(self) -> None:
+        self.gateway.stall_next(after_tokens=0)
+        response = self.session.post(self.gateway.url("chat_completions"), json=sample_request("chat_completions"), stream=True, timeout=(5, 0.3))
+        self.addCleanup(response.close)
+        events = []  # type: List[ServerSentEvent]
+        with self.assertRaises(requests.exceptions.ConnectionError):
+            for sse in iter_sse(response.iter_content(chunk_size=None)):
+                events.append(sse)
+        self.assertEqual(len(events), 1)
+        self.assertEqual(json.loads(events[0].data)["choices"][0]["delta"]["role"], "assistant")
+
+
+class Feed(GatewayTestCase):
+    def test_feed_resumes_from_last_event_id_and_ends_with_204(self) -> None:
+        ids = []
+        last = None  # type: Optional[str]
+        for _ in range(10):
+            headers = {"Last-Event-ID": last} if last else {}
+            response = self.session.get(self.gateway.feed_url, headers=headers, stream=True, timeout=5)
+            if response.status_code == 204:
+                break
+            events = self.events(response)
+            self.assertEqual([sse.retry for sse in events], [100] + [None] * (len(events) - 1))
+            ids += [sse.id for sse in events]
+            self.assertEqual({sse.event for sse in events}, {"progress"})
+            last = events[-1].id
+        self.assertEqual(ids, ["1", "2", "3", "4", "5", "6"])
+        self.assertEqual(json.loads(self.events_of_step(6).data)["status"], "done")
+
+    def events_of_step(self, step: int) -> ServerSentEvent:
+        response = self.session.get(self.gateway.feed_url, headers={"Last-Event-ID": str(step - 1)}, stream=True, timeout=5)
+        return self.events(response)[0]
+
+    def test_follow_sse_reads_the_whole_feed_across_reconnections(self) -> None:
+        steps = [json.loads(sse.data)["step"] for sse in ssekit.follow_sse(self.session, self.gateway.feed_url, timeout=5)]
+        self.assertEqual(steps, [1, 2, 3, 4, 5, 6])
+        self.assertEqual(len(self.gateway.requests), 4)  # three batches of two, then the 204
+
+
+class Misc(unittest.TestCase):
+    def test_sample_request_shapes(self) -> None:
+        self.assertEqual(sample_request("responses", stream=False), {"model": DEFAULT_MODEL, "input": DEFAULT_PROMPT, "stream": False})
+        self.assertEqual(sample_request("messages")["max_tokens"], 1024)
+        with self.assertRaises(ssekit.SSEKitError):
+            sample_request("nope")
+
+    def test_unknown_format_url(self) -> None:
+        with LocalGateway() as gateway:
+            self.assertTrue(gateway.base_url.endswith("/v1"))
+            self.assertEqual(gateway.url("messages"), gateway.base_url + "/messages")
+            with self.assertRaises(ssekit.SSEKitError):
+                gateway.url("nope")
+
+
+if __name__ == "__main__":
+    unittest.main()
