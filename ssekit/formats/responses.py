@@ -14,9 +14,6 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .base import Accumulator, as_dict, as_int, as_list, as_str
 
-_TERMINAL = {"completed": "completed", "incomplete": "incomplete"}
-
-
 class ResponsesAccumulator(Accumulator):
     """Accumulates an OpenAI Responses API event stream.
 
@@ -144,12 +141,12 @@ class ResponsesAccumulator(Accumulator):
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
         """A bare response object (``{"id": "resp_...", "status": ...}``) without ``type``."""
-        status = payload.get("status")
+        status = as_str(payload.get("status"))
         if status == "failed":
             self._on_failed({"response": payload})
-        if status in _TERMINAL:
-            return self._settle(payload, _TERMINAL[status])
-        if payload.get("object") == "response" or status is not None:
+        if status in ("completed", "incomplete"):
+            return self._settle(payload, status)
+        if status is not None or payload.get("object") == "response":
             self._take_response(payload)
         return ""
 

@@ -68,6 +68,20 @@ def random_chunks(data: Union[bytes, Iterable[bytes]], rng: random.Random, max_s
     return chunks
 
 
+def chunkings(data: Union[bytes, Iterable[bytes]], seed: int = 0, count: int = 6) -> Iterator[List[bytes]]:
+    """*data* cut in several ways: whole, one byte at a time, then *count* seeded random cuttings.
+
+    A stream consumer must give the same result for each of them.
+    """
+    if not isinstance(data, bytes):
+        data = b"".join(data)
+    yield [data]
+    yield [data[i : i + 1] for i in range(len(data))]
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield random_chunks(data, rng, rng.choice((3, 16, 200)))
+
+
 # --- shared pieces --------------------------------------------------------------
 
 
