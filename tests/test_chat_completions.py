@@ -1,12 +1,10 @@
 """ChatCompletionsAccumulator: OpenAI chat.completion.chunk streams and gateway quirks."""
 import json
-import os
 import unittest
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from ssekit import (
     ChatCompletionsAccumulator,
-    Completion,
     IncompleteStreamError,
     MalformedEventError,
     StreamError,
@@ -15,14 +13,8 @@ from ssekit import (
     accumulate,
     iter_sse,
 )
-from ssekit.testing.builders import chat_completions_events, chunkings
-
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "transcripts")
-
-
-def transcript(name: str) -> bytes:
-    with open(os.path.join(TRANSCRIPTS, name), "rb") as handle:
-        return handle.read()
+from ssekit.testing.builders import chat_completions_events
+from tests.transcripts import feed, load, replay
 
 
 def chunk(delta: Dict[str, Any], finish: Any = None, index: int = 0, **fields: Any) -> Dict[str, Any]:
@@ -33,24 +25,11 @@ def chunk(delta: Dict[str, Any], finish: Any = None, index: int = 0, **fields: A
     return body
 
 
-def feed(events: List[Any]) -> ChatCompletionsAccumulator:
-    accumulator = ChatCompletionsAccumulator()
-    for event in events:
-        accumulator.add(event)
-    return accumulator
-
-
 class RecordedStreams(unittest.TestCase):
     """Byte-exact transcripts, fed through iter_sse in many chunkings."""
 
-    def assert_same_for_every_chunking(self, data: bytes) -> Completion:
-        results = [accumulate(iter_sse(chunks), "chat_completions") for chunks in chunkings(data, seed=3)]
-        for result in results[1:]:
-            self.assertEqual(result, results[0])
-        return results[0]
-
     def test_the_capital_of_france_stream(self) -> None:
-        completion = self.assert_same_for_every_chunking(transcript("chat_paris.sse"))
+        completion = replay(load("chat_paris.sse"), "chat_completions", seed=3)
         self.assertEqual(completion.text, "The capital of France is Paris.")
         self.assertEqual(completion.finish_reason, "stop")
         self.assertEqual(completion.id, "chatcmpl-9xQmB4s5XeYbN2dHf7Kq1LpT0aWzE")
@@ -61,19 +40,19 @@ class RecordedStreams(unittest.TestCase):
         self.assertEqual(completion.tool_calls, [])
 
     def test_usage_chunk_with_empty_choices(self) -> None:
-        completion = accumulate(iter_sse([transcript("chat_paris.sse")]))
+        completion = accumulate(iter_sse([load("chat_paris.sse")]))
         usage = completion.usage
         self.assertEqual((usage.input_tokens, usage.output_tokens, usage.total_tokens), (14, 7, 21))
         self.assertEqual(usage.raw["prompt_tokens_details"], {"cached_tokens": 0, "audio_tokens": 0})
 
     def test_add_returns_each_delta_so_a_loop_can_print_as_it_goes(self) -> None:
         accumulator = ChatCompletionsAccumulator()
-        printed = [accumulator.add(event) for event in iter_sse([transcript("chat_paris.sse")])]
+        printed = [accumulator.add(event) for event in iter_sse([load("chat_paris.sse")])]
         self.assertEqual(printed, ["", "The", " capital", " of", " France", " is", " Paris", ".", "", "", ""])
         self.assertEqual(accumulator.finish().text, "".join(printed))
 
     def test_tool_call_accumulation_loop_with_parallel_interleaved_calls(self) -> None:
-        completion = self.assert_same_for_every_chunking(transcript("chat_parallel_tool_calls.sse"))
+        completion = replay(load("chat_parallel_tool_calls.sse"), "chat_completions", seed=3)
         self.assertEqual(
             completion.tool_calls,
             [
@@ -96,7 +75,7 @@ class RecordedStreams(unittest.TestCase):
             tool_calls=calls,
             usage={"prompt_tokens": 40, "completion_tokens": 25},
         )
-        completion = self.assert_same_for_every_chunking(b"".join(events))
+        completion = replay(b"".join(events), "chat_completions", seed=3)
         self.assertEqual(completion.text, "Looking that up \u2014 one moment.")
         self.assertEqual(completion.reasoning, "The user wants the spec.")
         self.assertEqual([(c.id, c.name, c.arguments) for c in completion.tool_calls], [(c["id"], c["name"], c["arguments"]) for c in calls])
@@ -106,7 +85,7 @@ class RecordedStreams(unittest.TestCase):
 
 class Deltas(unittest.TestCase):
     def test_role_only_first_chunk_and_null_or_missing_content(self) -> None:
-        accumulator = feed([chunk({"role": "assistant"}), chunk({"content": None}), chunk({}), chunk({"content": "Hi"})])
+        accumulator = feed("chat_completions", [chunk({"role": "assistant"}), chunk({"content": None}), chunk({}), chunk({"content": "Hi"})])
         self.assertEqual(accumulator.completion.text, "Hi")
         self.assertFalse(accumulator.complete)
 
@@ -131,12 +110,12 @@ class Deltas(unittest.TestCase):
     def test_finish_reasons_are_normalised_and_raw_value_kept(self) -> None:
         for raw, normal in [("stop", "stop"), ("length", "length"), ("content_filter", "content_filter"), ("function_call", "tool_calls")]:
             with self.subTest(raw=raw):
-                completion = feed([chunk({"content": "x"}), chunk({}, raw)]).finish()
+                completion = feed("chat_completions", [chunk({"content": "x"}), chunk({}, raw)]).finish()
                 self.assertEqual((completion.finish_reason, completion.raw_finish_reason), (normal, raw))
 
     def test_stop_with_tool_calls_is_reported_as_tool_calls(self) -> None:
         fragment = {"index": 0, "id": "call_1", "function": {"name": "f", "arguments": "{}"}}
-        completion = feed([chunk({"tool_calls": [fragment]}), chunk({}, "stop")]).finish()
+        completion = feed("chat_completions", [chunk({"tool_calls": [fragment]}), chunk({}, "stop")]).finish()
         self.assertEqual((completion.finish_reason, completion.raw_finish_reason), ("tool_calls", "stop"))
 
     def test_usage_in_every_chunk_keeps_the_last(self) -> None:
@@ -145,11 +124,11 @@ class Deltas(unittest.TestCase):
             chunk({"content": "b"}, usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}),
             chunk({}, "stop", usage={"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
         ]
-        usage = feed(events).finish().usage
+        usage = feed("chat_completions", events).finish().usage
         self.assertEqual((usage.input_tokens, usage.output_tokens, usage.total_tokens), (5, 3, 8))
 
     def test_id_comes_from_the_body_else_from_the_fallback(self) -> None:
-        self.assertEqual(feed([chunk({"content": "a"}, "stop")]).finish().id, "chatcmpl-1")
+        self.assertEqual(feed("chat_completions", [chunk({"content": "a"}, "stop")]).finish().id, "chatcmpl-1")
         accumulator = ChatCompletionsAccumulator(fallback_id="req_header_7")
         accumulator.add({"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]})
         self.assertEqual(accumulator.finish().id, "req_header_7")
@@ -157,7 +136,7 @@ class Deltas(unittest.TestCase):
     def test_legacy_function_call_delta(self) -> None:
         events = [chunk({"function_call": {"name": "lookup", "arguments": ""}}), chunk({"function_call": {"arguments": '{"q":'}})]
         events += [chunk({"function_call": {"arguments": ' "x"}'}}), chunk({}, "function_call")]
-        completion = feed(events).finish()
+        completion = feed("chat_completions", events).finish()
         self.assertEqual(completion.tool_calls, [ToolCall(0, None, "lookup", '{"q": "x"}')])
         self.assertEqual(completion.finish_reason, "tool_calls")
 
@@ -170,7 +149,7 @@ class ToolCallQuirks(unittest.TestCase):
             chunk({"tool_calls": [{"id": "call_a", "function": {"arguments": ": 1}"}}]}),
             chunk({"tool_calls": [{"id": "call_b", "function": {"arguments": ": 2}"}}]}),
         ]
-        calls = feed(events).completion.tool_calls
+        calls = feed("chat_completions", events).completion.tool_calls
         self.assertEqual(calls, [ToolCall(0, "call_a", "f", '{"x": 1}'), ToolCall(1, "call_b", "g", '{"y": 2}')])
 
     def test_fragments_without_index_or_id_continue_the_last_call(self) -> None:
@@ -179,7 +158,7 @@ class ToolCallQuirks(unittest.TestCase):
             chunk({"tool_calls": [{"function": {"arguments": '{"a": '}}]}),
             chunk({"tool_calls": [{"function": {"arguments": "true}"}}]}),
         ]
-        self.assertEqual(feed(events).completion.tool_calls, [ToolCall(0, "call_a", "f", '{"a": true}')])
+        self.assertEqual(feed("chat_completions", events).completion.tool_calls, [ToolCall(0, "call_a", "f", '{"a": true}')])
 
     def test_id_and_name_repeated_in_every_fragment_are_not_doubled(self) -> None:
         pieces = ['{"ci', 'ty": ', '"Oslo"}']
@@ -187,11 +166,11 @@ class ToolCallQuirks(unittest.TestCase):
             chunk({"tool_calls": [{"index": 0, "id": "call_r", "type": "function", "function": {"name": "weather", "arguments": piece}}]})
             for piece in pieces
         ]
-        self.assertEqual(feed(events).completion.tool_calls, [ToolCall(0, "call_r", "weather", '{"city": "Oslo"}')])
+        self.assertEqual(feed("chat_completions", events).completion.tool_calls, [ToolCall(0, "call_r", "weather", '{"city": "Oslo"}')])
 
     def test_whole_arguments_in_one_delta(self) -> None:
         fragment = {"index": 0, "id": "call_w", "type": "function", "function": {"name": "f", "arguments": '{"whole": [1, 2]}'}}
-        completion = feed([chunk({"tool_calls": [fragment]}), chunk({}, "tool_calls"), "[DONE]"]).finish()
+        completion = feed("chat_completions", [chunk({"tool_calls": [fragment]}), chunk({}, "tool_calls"), "[DONE]"]).finish()
         self.assertEqual(completion.tool_calls[0].parse_arguments(), {"whole": [1, 2]})
 
     def test_arguments_cut_mid_json_raise_a_clear_error_when_parsed(self) -> None:
@@ -226,19 +205,19 @@ class SeveralChoices(unittest.TestCase):
         self.assertTrue(all(choice.complete for choice in completion.choices))
 
     def test_not_complete_until_every_choice_has_finished(self) -> None:
-        accumulator = feed([chunk({"content": "a"}, index=0), chunk({"content": "b"}, index=1), chunk({}, "stop", index=0)])
+        accumulator = feed("chat_completions", [chunk({"content": "a"}, index=0), chunk({"content": "b"}, index=1), chunk({}, "stop", index=0)])
         self.assertFalse(accumulator.complete)
         accumulator.add(chunk({}, "stop", index=1))
         self.assertTrue(accumulator.complete)
 
     def test_single_choice_stream_has_no_choices_list(self) -> None:
-        self.assertEqual(accumulate(iter_sse([transcript("chat_paris.sse")])).choices, [])
+        self.assertEqual(accumulate(iter_sse([load("chat_paris.sse")])).choices, [])
 
 
 class EndsAndErrors(unittest.TestCase):
     def test_done_alone_or_finish_reason_alone_is_a_proper_end(self) -> None:
-        self.assertTrue(feed([chunk({"content": "a"}), "[DONE]"]).finish().complete)
-        self.assertTrue(feed([chunk({"content": "a"}, "stop")]).finish().complete)
+        self.assertTrue(feed("chat_completions", [chunk({"content": "a"}), "[DONE]"]).finish().complete)
+        self.assertTrue(feed("chat_completions", [chunk({"content": "a"}, "stop")]).finish().complete)
 
     def test_stream_cut_before_the_end_raises_incomplete_with_partial(self) -> None:
         events = chat_completions_events("The capital of France is Paris.")
@@ -250,7 +229,7 @@ class EndsAndErrors(unittest.TestCase):
         self.assertIn("[DONE]", str(caught.exception))
 
     def test_accumulator_reports_incomplete_without_raising(self) -> None:
-        accumulator = feed([chunk({"content": "half"})])
+        accumulator = feed("chat_completions", [chunk({"content": "half"})])
         self.assertFalse(accumulator.complete)
         self.assertEqual(accumulator.completion.text, "half")
         self.assertFalse(accumulator.completion.complete)
@@ -266,7 +245,7 @@ class EndsAndErrors(unittest.TestCase):
 
     def test_openrouter_style_error_chunk_with_finish_reason_error(self) -> None:
         body = chunk({"content": ""}, "error", error={"code": 429, "message": "Rate limit exceeded"})
-        accumulator = feed([chunk({"content": "So far"})])
+        accumulator = feed("chat_completions", [chunk({"content": "So far"})])
         with self.assertRaises(StreamError) as caught:
             accumulator.add(body)
         self.assertEqual((caught.exception.code, caught.exception.partial.text), (429, "So far"))
@@ -279,7 +258,7 @@ class EndsAndErrors(unittest.TestCase):
         self.assertEqual(caught.exception.message, "quota exhausted")
 
     def test_malformed_json_raises_with_partial_and_data(self) -> None:
-        accumulator = feed([chunk({"content": "kept"})])
+        accumulator = feed("chat_completions", [chunk({"content": "kept"})])
         with self.assertRaises(MalformedEventError) as caught:
             accumulator.add('{"choices": [{"delta": {"content": "x"')
         self.assertEqual(caught.exception.partial.text, "kept")
@@ -309,7 +288,7 @@ class Snapshots(unittest.TestCase):
         self.assertEqual(accumulator.finish().text, "one two three four")
 
     def test_snapshot_is_a_fresh_value(self) -> None:
-        accumulator = feed([chunk({"content": "a"})])
+        accumulator = feed("chat_completions", [chunk({"content": "a"})])
         first = accumulator.completion
         accumulator.add(chunk({"content": "b"}))
         self.assertEqual((first.text, accumulator.completion.text), ("a", "ab"))

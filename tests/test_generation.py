@@ -1,24 +1,14 @@
 """GenerationAccumulator: simple gateway generation_start / content_delta / generation_end streams."""
-import os
 import unittest
 
 from ssekit import GenerationAccumulator, IncompleteStreamError, StreamError, accumulate, iter_sse
-from ssekit.testing.builders import chunkings, generation_events
-
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "transcripts")
-
-
-def transcript(name: str) -> bytes:
-    with open(os.path.join(TRANSCRIPTS, name), "rb") as handle:
-        return handle.read()
+from ssekit.testing.builders import generation_events
+from tests.transcripts import load, replay
 
 
 class Streams(unittest.TestCase):
     def test_generation_start_content_delta_generation_end(self) -> None:
-        results = [accumulate(iter_sse(chunks)) for chunks in chunkings(transcript("generation.sse"), seed=11)]
-        for result in results[1:]:
-            self.assertEqual(result, results[0])
-        completion = results[0]
+        completion = replay(load("generation.sse"), seed=11)
         self.assertEqual(completion.text, "Hello, world!")
         self.assertEqual((completion.id, completion.model, completion.format), ("gen_8f3k2m9x", "gateway-fast", "generation"))
         self.assertEqual(completion.usage.total_tokens, 12)
@@ -29,7 +19,7 @@ class Streams(unittest.TestCase):
 
     def test_add_returns_each_delta(self) -> None:
         accumulator = GenerationAccumulator()
-        printed = [accumulator.add(sse) for sse in iter_sse([transcript("generation.sse")])]
+        printed = [accumulator.add(sse) for sse in iter_sse([load("generation.sse")])]
         self.assertEqual(printed, ["", "Hello", ", world", "!", "", ""])
 
     def test_builder_stream_with_finish_reason_and_usage(self) -> None:

@@ -1,39 +1,19 @@
 """MessagesAccumulator: Anthropic Messages event streams."""
-import os
 import unittest
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-from ssekit import Completion, IncompleteStreamError, MessagesAccumulator, StreamError, ToolCall, accumulate, iter_sse
-from ssekit.testing.builders import chunkings, messages_events
-
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "transcripts")
-
-
-def transcript(name: str) -> bytes:
-    with open(os.path.join(TRANSCRIPTS, name), "rb") as handle:
-        return handle.read()
+from ssekit import IncompleteStreamError, MessagesAccumulator, StreamError, ToolCall, accumulate, iter_sse
+from ssekit.testing.builders import messages_events
+from tests.transcripts import feed, load, replay
 
 
 def event(kind: str, **fields: Any) -> Dict[str, Any]:
     return dict(type=kind, **fields)
 
 
-def feed(events: List[Any]) -> MessagesAccumulator:
-    accumulator = MessagesAccumulator()
-    for item in events:
-        accumulator.add(item)
-    return accumulator
-
-
 class RecordedStreams(unittest.TestCase):
-    def assert_same_for_every_chunking(self, data: bytes) -> Completion:
-        results = [accumulate(iter_sse(chunks), "messages") for chunks in chunkings(data, seed=7)]
-        for result in results[1:]:
-            self.assertEqual(result, results[0])
-        return results[0]
-
     def test_text_then_tool_use(self) -> None:
-        completion = self.assert_same_for_every_chunking(transcript("messages_tool_use.sse"))
+        completion = replay(load("messages_tool_use.sse"), "messages", seed=7)
         self.assertEqual(completion.text, "Okay, let's check the weather for San Francisco, CA:")
         self.assertEqual(
             completion.tool_calls,
@@ -44,12 +24,12 @@ class RecordedStreams(unittest.TestCase):
         self.assertTrue(completion.complete)
 
     def test_usage_input_from_message_start_output_from_last_message_delta(self) -> None:
-        usage = accumulate(iter_sse([transcript("messages_tool_use.sse")])).usage
+        usage = accumulate(iter_sse([load("messages_tool_use.sse")])).usage
         self.assertEqual((usage.input_tokens, usage.output_tokens, usage.total_tokens), (472, 89, 561))
         self.assertEqual((usage.raw["cache_read_input_tokens"], usage.raw["cache_creation_input_tokens"]), (128, 0))
 
     def test_thinking_then_text(self) -> None:
-        completion = self.assert_same_for_every_chunking(transcript("messages_thinking.sse"))
+        completion = replay(load("messages_thinking.sse"), "messages", seed=7)
         self.assertEqual(completion.text, "The greatest common divisor of 1071 and 462 is **21**.")
         self.assertTrue(completion.reasoning.startswith("I need to find the GCD"))
         self.assertTrue(completion.reasoning.endswith("147 = 7 \u00d7 21 + 0"))
@@ -58,13 +38,13 @@ class RecordedStreams(unittest.TestCase):
 
     def test_add_returns_only_answer_text(self) -> None:
         accumulator = MessagesAccumulator()
-        printed = [accumulator.add(sse) for sse in iter_sse([transcript("messages_thinking.sse")])]
+        printed = [accumulator.add(sse) for sse in iter_sse([load("messages_thinking.sse")])]
         self.assertEqual([piece for piece in printed if piece], ["The greatest common divisor of 1071 and 462 is **21**."])
 
     def test_builder_stream_with_thinking_text_and_parallel_tools(self) -> None:
         calls = [{"id": "toolu_a", "name": "a", "arguments": '{"x": [1, 2, 3]}'}, {"id": "toolu_b", "name": "b", "arguments": "{}"}]
         events = messages_events("Calling both.", reasoning="Need a and b.", tool_calls=calls, usage={"input_tokens": 9, "output_tokens": 30})
-        completion = self.assert_same_for_every_chunking(b"".join(events))
+        completion = replay(b"".join(events), "messages", seed=7)
         self.assertEqual((completion.text, completion.reasoning), ("Calling both.", "Need a and b."))
         self.assertEqual([(c.index, c.id, c.arguments) for c in completion.tool_calls], [(0, "toolu_a", '{"x": [1, 2, 3]}'), (1, "toolu_b", "{}")])
         self.assertEqual(completion.usage.total_tokens, 39)
@@ -75,12 +55,12 @@ class Events(unittest.TestCase):
         for raw, normal in [("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"), ("refusal", "content_filter")]:
             with self.subTest(raw=raw):
                 events = [event("message_delta", delta={"stop_reason": raw, "stop_sequence": None}), event("message_stop")]
-                completion = feed(events).finish()
+                completion = feed("messages", events).finish()
                 self.assertEqual((completion.finish_reason, completion.raw_finish_reason), (normal, raw))
 
     def test_stop_sequence_is_kept_in_extra(self) -> None:
         events = [event("message_delta", delta={"stop_reason": "stop_sequence", "stop_sequence": "###"}), event("message_stop")]
-        self.assertEqual(feed(events).finish().extra, {"stop_sequence": "###"})
+        self.assertEqual(feed("messages", events).finish().extra, {"stop_sequence": "###"})
 
     def test_error_event_raises_with_type_and_partial(self) -> None:
         events = messages_events("Before the error", error="Overloaded")
@@ -100,7 +80,7 @@ class Events(unittest.TestCase):
             event("content_block_delta", index=0, delta={"type": "text_delta", "text": "ok"}),
             event("message_stop"),
         ]
-        self.assertEqual(feed(events).finish().text, "ok")
+        self.assertEqual(feed("messages", events).finish().text, "ok")
 
     def test_server_tool_blocks_are_not_client_tool_calls(self) -> None:
         events = [
@@ -108,7 +88,7 @@ class Events(unittest.TestCase):
             event("content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": '{"query": "x"}'}),
             event("message_stop"),
         ]
-        self.assertEqual(feed(events).finish().tool_calls, [])
+        self.assertEqual(feed("messages", events).finish().tool_calls, [])
 
     def test_usage_update_ignores_nulls(self) -> None:
         events = [
@@ -116,7 +96,7 @@ class Events(unittest.TestCase):
             event("message_delta", delta={"stop_reason": "end_turn"}, usage={"input_tokens": None, "output_tokens": 5}),
             event("message_stop"),
         ]
-        usage = feed(events).finish().usage
+        usage = feed("messages", events).finish().usage
         self.assertEqual((usage.input_tokens, usage.output_tokens), (20, 5))
 
     def test_missing_message_stop_is_incomplete(self) -> None:

@@ -1,40 +1,21 @@
 """ResponsesAccumulator: OpenAI Responses API semantic event streams."""
-import os
 import unittest
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-from ssekit import Completion, IncompleteStreamError, ResponsesAccumulator, StreamError, ToolCall, accumulate, iter_sse
-from ssekit.testing.builders import chunkings, responses_events
+from ssekit import IncompleteStreamError, ResponsesAccumulator, StreamError, ToolCall, accumulate, iter_sse
+from ssekit.testing.builders import responses_events
+from tests.transcripts import feed, load, replay
 
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "transcripts")
 RESP_ID = "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"
-
-
-def transcript(name: str) -> bytes:
-    with open(os.path.join(TRANSCRIPTS, name), "rb") as handle:
-        return handle.read()
 
 
 def event(kind: str, **fields: Any) -> Dict[str, Any]:
     return dict(type=kind, **fields)
 
 
-def feed(events: List[Any]) -> ResponsesAccumulator:
-    accumulator = ResponsesAccumulator()
-    for item in events:
-        accumulator.add(item)
-    return accumulator
-
-
 class RecordedStreams(unittest.TestCase):
-    def assert_same_for_every_chunking(self, data: bytes) -> Completion:
-        results = [accumulate(iter_sse(chunks), "responses") for chunks in chunkings(data, seed=5)]
-        for result in results[1:]:
-            self.assertEqual(result, results[0])
-        return results[0]
-
     def test_text_then_function_call(self) -> None:
-        completion = self.assert_same_for_every_chunking(transcript("responses_text_and_call.sse"))
+        completion = replay(load("responses_text_and_call.sse"), "responses", seed=5)
         self.assertEqual(completion.text, "Let me check the weather in Paris \u2600.")
         self.assertEqual(
             completion.tool_calls, [ToolCall(0, "call_9mGq2LxWcYv8Tn3R", "get_weather", '{"location":"Paris, France"}')]
@@ -50,13 +31,13 @@ class RecordedStreams(unittest.TestCase):
 
     def test_add_returns_the_text_deltas_once(self) -> None:
         accumulator = ResponsesAccumulator()
-        printed = "".join(accumulator.add(sse) for sse in iter_sse([transcript("responses_text_and_call.sse")]))
+        printed = "".join(accumulator.add(sse) for sse in iter_sse([load("responses_text_and_call.sse")]))
         self.assertEqual(printed, "Let me check the weather in Paris \u2600.")
 
     def test_builder_stream_with_reasoning_text_and_two_calls(self) -> None:
         calls = [{"id": "call_1", "name": "a", "arguments": '{"n": 1}'}, {"id": "call_2", "name": "b", "arguments": "{}"}]
         events = responses_events("Both tools, please.", reasoning="Two lookups needed.", tool_calls=calls)
-        completion = self.assert_same_for_every_chunking(b"".join(events))
+        completion = replay(b"".join(events), "responses", seed=5)
         self.assertEqual(completion.text, "Both tools, please.")
         self.assertEqual(completion.reasoning, "Two lookups needed.")
         self.assertEqual([(c.index, c.id, c.name, c.arguments) for c in completion.tool_calls], [(0, "call_1", "a", '{"n": 1}'), (1, "call_2", "b", "{}")])
@@ -72,7 +53,7 @@ class Events(unittest.TestCase):
 
     def test_response_failed_raises_with_code_and_partial(self) -> None:
         failed = {"id": "resp_1", "status": "failed", "error": {"code": "server_error", "message": "The model crashed."}}
-        accumulator = feed([event("response.output_text.delta", delta="Half an ans")])
+        accumulator = feed("responses", [event("response.output_text.delta", delta="Half an ans")])
         with self.assertRaises(StreamError) as caught:
             accumulator.add(event("response.failed", response=failed))
         exc = caught.exception
@@ -93,7 +74,7 @@ class Events(unittest.TestCase):
             event("response.output_text.delta", delta="Hi"),
             {"id": "resp_bare1", "status": "completed", "usage": {"input_tokens": 3, "output_tokens": 1}},
         ]
-        completion = feed(events).finish()
+        completion = feed("responses", events).finish()
         self.assertEqual((completion.id, completion.text, completion.finish_reason), ("resp_bare1", "Hi", "stop"))
         self.assertEqual(completion.usage.total_tokens, 4)
         self.assertEqual(accumulate(events).format, "responses")  # auto-detected from the bare frame
@@ -106,7 +87,7 @@ class Events(unittest.TestCase):
             event("response.reasoning_summary_text.delta", delta="Then act."),
             event("response.reasoning_text.delta", delta=" Raw."),
         ]
-        self.assertEqual(feed(events).completion.reasoning, "**Plan**\n\nThen act. Raw.")
+        self.assertEqual(feed("responses", events).completion.reasoning, "**Plan**\n\nThen act. Raw.")
 
     def test_refusal_deltas(self) -> None:
         completion = accumulate(iter_sse(responses_events(refusal="I can't assist with that.")))
@@ -142,7 +123,7 @@ class Events(unittest.TestCase):
             event("response.function_call_arguments.delta", output_index=0, item_id="fc_1", delta='{"a": 1'),
             event("response.function_call_arguments.done", output_index=0, item_id="fc_1", arguments='{"a": 12}'),
         ]
-        self.assertEqual(feed(events).completion.tool_calls, [ToolCall(0, "call_1", "f", '{"a": 12}')])
+        self.assertEqual(feed("responses", events).completion.tool_calls, [ToolCall(0, "call_1", "f", '{"a": 12}')])
 
     def test_events_carried_in_sse_event_names_only(self) -> None:
         data = b'event: response.output_text.delta\ndata: {"delta": "named"}\n\n'

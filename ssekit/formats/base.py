@@ -83,9 +83,6 @@ class ToolCalls:
         self._by_key = {}  # type: Dict[Any, _ToolCallParts]
         self._calls = []  # type: List[_ToolCallParts]
 
-    def __bool__(self) -> bool:
-        return bool(self._calls)
-
     def get(self, key: Any) -> Optional[_ToolCallParts]:
         """The call registered under *key*, if any."""
         return self._by_key.get(key)
@@ -298,6 +295,14 @@ class Accumulator:
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
         """Handle an event whose type this format does not know: ignored by default."""
+        return ""
+
+    def _on_text_delta(self, payload: Dict[str, Any]) -> str:
+        """The common text event ``{"delta": "..."}``: append it to the answer and return it."""
+        delta = payload.get("delta")
+        if delta.__class__ is str and delta:
+            self._main.text.append(delta)
+            return delta
         return ""
 
     def _load_result(self, result: Mapping[str, Any]) -> None:

@@ -31,20 +31,13 @@ class GenerationAccumulator(Accumulator):
     _proper_end = "generation_end"
     _events = {
         "generation_start": "_on_start",
-        "content_delta": "_on_delta",
+        "content_delta": "_on_text_delta",
         "generation_end": "_on_end",
         "error": "_raise_error",
     }
 
     def _on_start(self, payload: Dict[str, Any]) -> str:
         self._take_ids(payload, "id", "generation_id")
-        return ""
-
-    def _on_delta(self, payload: Dict[str, Any]) -> str:
-        delta = payload.get("delta")
-        if delta.__class__ is str and delta:
-            self._main.text.append(delta)
-            return delta
         return ""
 
     def _on_end(self, payload: Mapping[str, Any]) -> str:
@@ -58,5 +51,5 @@ class GenerationAccumulator(Accumulator):
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed generation result (see the module docstring for its shape)."""
-        self._on_delta({"delta": as_str(result.get("text")) or result.get("content")})
+        self._on_text_delta({"delta": as_str(result.get("text")) or result.get("content")})
         self._on_end(result)

@@ -52,13 +52,6 @@ class ResponsesAccumulator(Accumulator):
 
     # --- text ---------------------------------------------------------------
 
-    def _on_text_delta(self, payload: Dict[str, Any]) -> str:
-        delta = payload.get("delta")
-        if delta.__class__ is str and delta:
-            self._main.text.append(delta)
-            return delta
-        return ""
-
     def _on_part_added(self, payload: Dict[str, Any]) -> str:
         self._part_start = len(self._main.text)
         return ""
