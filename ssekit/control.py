@@ -1,0 +1,312 @@
+"""Control of a stream's lifetime: deadlines, cancellation watching, and the retry loop.
+
+The retry loop reuses :class:`urllib3.util.Retry` for the policy (how many
+tries of which kind) and its arithmetic (exponential backoff, jitter,
+``Retry-After``); ssekit only decides *what* is worth another try. Callers who
+build their own requests get the same loop as :func:`attempts`::
+
+    for attempt in ssekit.attempts(3, deadline=60):
+        with attempt:
+            with ssekit.connect_sse(session, "POST", url, json=body,
+                                    timeout=attempt.timeout((5, 30))) as source:
+                for sse in source.iter_sse():
+                    attempt.commit()      # output reaches the caller: no silent retry from here
+                    print(sse.data)
+"""
+import contextlib
+import logging
+import random
+import threading
+import time
+from typing import Any, Iterator, Optional, Tuple, Union
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
+from urllib3.response import HTTPResponse
+from urllib3.util.retry import Retry
+
+from .errors import (
+    APIStatusError,
+    IncompleteStreamError,
+    SSEKitError,
+    StreamConnectionError,
+    StreamTimeoutError,
+    redact_url,
+)
+from .http import _reason, parse_retry_after
+
+logger = logging.getLogger("ssekit")
+
+#: Statuses retried when the policy names none: timeout, conflict, rate limit, server errors.
+RETRY_STATUSES = frozenset([408, 409, 429] + list(range(500, 600)))
+#: Backoff factor of the policy an ``int`` retry count gets (urllib3: factor * 2 ** (n - 1)).
+DEFAULT_BACKOFF_FACTOR = 0.5
+#: Most seconds of random jitter added to each backoff.
+DEFAULT_JITTER = 0.5
+#: Longest ``Retry-After`` honoured, in seconds (a longer one is cut to this).
+MAX_RETRY_AFTER = 60.0
+#: How often a cancel watcher looks at the caller's ``threading.Event`` (seconds).
+WATCH_INTERVAL = 0.01
+
+#: What ``retry=`` accepts: a count of retries after the first try, or a urllib3 Retry.
+RetryLike = Union[int, Retry, None]
+#: A timeout as requests takes it: seconds, ``(connect, read)``, or None for none.
+TimeoutLike = Union[None, float, Tuple[Optional[float], Optional[float]]]
+
+# urllib3 >= 1.26 names it allowed_methods, older versions method_whitelist.
+_METHODS_ARG = "allowed_methods" if hasattr(Retry, "DEFAULT_ALLOWED_METHODS") else "method_whitelist"
+# urllib3 >= 2 adds backoff_jitter itself; for older versions ssekit adds it.
+_HAS_JITTER = "backoff_jitter" in vars(Retry())
+# The method handed to Retry.increment: any will do, since ssekit clears the method filter.
+_ANY_METHOD = "POST"
+
+
+# --- deadlines ---------------------------------------------------------------
+
+
+def deadline_at(seconds: Optional[float]) -> Optional[float]:
+    """The ``time.monotonic()`` instant *seconds* from now (None: no deadline)."""
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left before the monotonic *deadline* (never negative), None without one."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def bounded_timeout(timeout: TimeoutLike, deadline: Optional[float]) -> TimeoutLike:
+    """*timeout* as requests takes it, each part cut to the time left before *deadline*.
+
+    Raises :class:`StreamTimeoutError` when the deadline has already passed.
+    """
+    left = remaining(deadline)
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise StreamTimeoutError("the deadline passed before the request could be sent")
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (left if connect is None else min(connect, left), left if read is None else min(read, left))
+
+
+# --- cancellation ------------------------------------------------------------
+
+
+def wait(seconds: float, cancel: Optional[threading.Event] = None) -> bool:
+    """Sleep *seconds*, waking early when *cancel* is set; True if it was cancelled."""
+    if cancel is None:
+        time.sleep(seconds)
+        return False
+    return cancel.wait(seconds)
+
+
+@contextlib.contextmanager
+def watching(event: Optional[threading.Event], on_set: Any) -> Iterator[None]:
+    """Call ``on_set()`` from a small thread once *event* is set, for the length of the block.
+
+    A ``threading.Event`` cannot wake a thread blocked on a socket, so the
+    watcher does it (``on_set`` interrupts the read). The thread is joined when
+    the block ends; with *event* None nothing is started.
+    """
+    if event is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if event.wait(WATCH_INTERVAL):
+                on_set()
+                return
+
+    thread = threading.Thread(target=watch, name="ssekit-cancel-watcher")
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+# --- the retry loop ----------------------------------------------------------
+
+
+def retry_policy(retry: RetryLike) -> Retry:
+    """The :class:`~urllib3.util.Retry` ssekit uses for *retry* (an int count or a Retry).
+
+    An int *n* gives ``total=n`` with exponential backoff and jitter over
+    :data:`RETRY_STATUSES`. A Retry keeps its counts, backoff and
+    ``Retry-After`` settings; it gets :data:`RETRY_STATUSES` when its
+    ``status_forcelist`` is empty, and its method filter is cleared because
+    ssekit retries only before any output reached the caller.
+    """
+    if retry is None:
+        retry = 0
+    if isinstance(retry, Retry):
+        return retry.new(**{_METHODS_ARG: None, "status_forcelist": retry.status_forcelist or RETRY_STATUSES})
+    if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        raise SSEKitError("retry must be a count of retries (int >= 0) or a urllib3 Retry, not %r" % (retry,))
+    options = {"total": retry, "backoff_factor": DEFAULT_BACKOFF_FACTOR, "status_forcelist": RETRY_STATUSES}
+    options[_METHODS_ARG] = None
+    if _HAS_JITTER:
+        options["backoff_jitter"] = DEFAULT_JITTER
+    return Retry(**options)
+
+
+def retry_candidate(error: BaseException) -> bool:
+    """True for the failures a retry policy may retry: connection, timeout, broken stream, HTTP status."""
+    return isinstance(
+        error,
+        (StreamConnectionError, IncompleteStreamError, APIStatusError, requests.ConnectionError, requests.Timeout)
+    ) or (isinstance(error, requests.HTTPError) and error.response is not None)
+
+
+def describe(error: BaseException) -> str:
+    """*error* in a log line: ssekit messages as they are, requests' without their URL query (keys hide there)."""
+    if isinstance(error, SSEKitError):
+        return str(error)
+    response = getattr(error, "response", None)
+    if isinstance(error, requests.HTTPError) and response is not None:
+        return "HTTP %d %s from %s" % (response.status_code, response.reason or "", redact_url(response.url or ""))
+    return "%s (%s)" % (type(error).__name__, _reason(error))
+
+
+def _status_of(error: BaseException) -> Optional[Tuple[int, Any, Optional[float]]]:
+    """(status, headers, Retry-After seconds) of an HTTP status failure, else None."""
+    if isinstance(error, APIStatusError):
+        return error.status_code, error.headers, error.retry_after
+    response = getattr(error, "response", None)
+    if isinstance(error, requests.HTTPError) and response is not None:
+        return response.status_code, response.headers, parse_retry_after(response.headers.get("Retry-After"))
+    return None
+
+
+def next_policy(policy: Retry, error: BaseException) -> Optional[Retry]:
+    """*policy* with *error* counted (``Retry.increment``), or None when it must not be retried."""
+    status = _status_of(error)
+    if status is not None:
+        code, headers, retry_after = status
+        if not policy.is_retry(_ANY_METHOD, code, has_retry_after=retry_after is not None):
+            return None
+        kwargs = {"response": HTTPResponse(body=b"", headers=headers, status=code, preload_content=False)}
+    elif isinstance(error, (StreamTimeoutError, requests.Timeout)):
+        kwargs = {"error": ReadTimeoutError(None, None, str(error))}
+    elif isinstance(error, (StreamConnectionError, requests.ConnectionError)):
+        kwargs = {"error": ConnectTimeoutError(str(error))}  # urllib3's class for "could not connect"
+    elif isinstance(error, IncompleteStreamError):
+        kwargs = {"error": ProtocolError(str(error))}
+    else:
+        return None
+    try:
+        return policy.increment(_ANY_METHOD, None, **kwargs)
+    except HTTPError:  # MaxRetryError, or the error re-raised by a disabled policy
+        return None
+
+
+def retry_after(error: BaseException, cap: float = MAX_RETRY_AFTER) -> Optional[float]:
+    """The ``Retry-After`` wait an HTTP status failure carries, cut to *cap*; None if it has none."""
+    status = _status_of(error)
+    if status is None or status[2] is None:
+        return None
+    return min(status[2], cap)
+
+
+def retry_delay(policy: Retry, error: BaseException, max_retry_after: float = MAX_RETRY_AFTER) -> float:
+    """Seconds to wait before the next try: urllib3's backoff (plus jitter), or Retry-After if longer."""
+    delay = float(policy.get_backoff_time())
+    if delay > 0 and not _HAS_JITTER:
+        delay += random.random() * DEFAULT_JITTER
+    server_wait = retry_after(error, max_retry_after)
+    if server_wait is not None and policy.respect_retry_after_header:
+        delay = max(delay, server_wait)
+    return delay
+
+
+class Attempt:
+    """One try of :func:`attempts`: run it as ``with attempt:``.
+
+    A retryable failure inside the block is held back so the loop can decide
+    to try again; any other exception, or any failure after :meth:`commit`,
+    propagates unchanged.
+    """
+
+    def __init__(self, number: int, deadline: Optional[float]) -> None:
+        #: 1 for the first try, 2 for the first retry, ...
+        self.number = number
+        #: The ``time.monotonic()`` instant the whole loop must end by (None: no deadline).
+        self.deadline = deadline
+        #: True once output reached the caller (see :meth:`commit`).
+        self.committed = False
+        #: The failure held back for the loop, if any.
+        self.error = None  # type: Optional[BaseException]
+
+    def __repr__(self) -> str:
+        return "<Attempt %d%s>" % (self.number, " committed" if self.committed else "")
+
+    def commit(self) -> None:
+        """Mark that output reached the caller: from now on a failure is never retried silently."""
+        self.committed = True
+
+    def timeout(self, timeout: TimeoutLike = None) -> TimeoutLike:
+        """*timeout* for requests, each part cut to what is left of the deadline."""
+        return bounded_timeout(timeout, self.deadline)
+
+    def __enter__(self) -> "Attempt":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if exc is None or self.committed or not isinstance(exc, Exception) or not retry_candidate(exc):
+            return False
+        self.error = exc
+        return True
+
+
+def attempts(
+    retry: RetryLike = 2,
+    *,
+    deadline: Optional[float] = None,
+    cancel: Optional[threading.Event] = None,
+    max_retry_after: float = MAX_RETRY_AFTER,
+) -> Iterator[Attempt]:
+    """Yield :class:`Attempt` objects until one succeeds, with ssekit's retry policy.
+
+    *retry* is an int (retries after the first try) or a urllib3 ``Retry``
+    (see :func:`retry_policy`). Retried, while no attempt was committed:
+    connection errors, timeouts, streams broken before their end, and the
+    statuses of the policy (408/409/429/5xx by default), with urllib3's
+    exponential backoff plus jitter or the ``Retry-After`` wait when longer
+    (cut to *max_retry_after*). Each retry is logged on the ``ssekit``
+    logger at WARNING. When retries are spent, the wait would pass
+    *deadline* (total seconds, counted from the first try), or the failure
+    is not retryable, the last failure is raised. Setting *cancel* (a
+    ``threading.Event``) during a wait ends the loop quietly::
+
+        for attempt in ssekit.attempts(3):
+            with attempt:
+                response = session.post(url, json=body, timeout=attempt.timeout(10))
+                response.raise_for_status()
+    """
+    policy = retry_policy(retry)
+    end = deadline_at(deadline)
+    number = 0
+    while True:
+        number += 1
+        attempt = Attempt(number, end)
+        yield attempt
+        error = attempt.error
+        if error is None:
+            return
+        counted = next_policy(policy, error)
+        if counted is None:
+            raise error
+        policy = counted
+        delay = retry_delay(policy, error, max_retry_after)
+        left = remaining(end)
+        if left is not None and delay >= left:
+            logger.warning(
+                "not retrying: waiting %.2f s would pass the deadline (%.2f s left): %s", delay, left, describe(error)
+            )
+            raise error
+        logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, describe(error))
+        if wait(delay, cancel):
+            return
