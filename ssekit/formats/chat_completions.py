@@ -9,7 +9,7 @@ the legacy ``function_call``, ``finish_reason``, the usage chunk with
 """
 from typing import Any, Dict, Mapping, Optional
 
-from .base import Accumulator, Choice, as_dict, as_int, as_list, as_str
+from .base import Accumulator, Choice, ToolCalls, as_int, as_list
 
 
 class ChatCompletionsAccumulator(Accumulator):
@@ -64,34 +64,36 @@ class ChatCompletionsAccumulator(Accumulator):
         return text
 
     def _merge_delta(self, state: Choice, delta: Mapping[str, Any]) -> None:
-        """Everything of a delta but ``content``: reasoning, refusal, tool calls."""
-        reasoning = as_str(delta.get("reasoning_content")) or as_str(delta.get("reasoning"))
-        if reasoning:
+        """Everything of a delta but ``content``: tool calls, reasoning, refusal."""
+        tool_calls = delta.get("tool_calls")
+        if tool_calls.__class__ is list:
+            for fragment in tool_calls:
+                if fragment.__class__ is dict:
+                    self._merge_tool_call(state.tools, fragment)
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning.__class__ is str:
             state.reasoning.append(reasoning)
         refusal = delta.get("refusal")
         if refusal:
             state.add_refusal(refusal)
-        for fragment in as_list(delta.get("tool_calls")):
-            if isinstance(fragment, dict):
-                self._merge_tool_call(state, fragment)
         function_call = delta.get("function_call")
-        if isinstance(function_call, dict):  # the deprecated single-function form
+        if function_call.__class__ is dict:  # the deprecated single-function form
             state.tools.open("function_call", name=function_call.get("name"), arguments=function_call.get("arguments"))
 
     @staticmethod
-    def _merge_tool_call(state: Choice, fragment: Mapping[str, Any]) -> None:
+    def _merge_tool_call(tools: ToolCalls, fragment: Mapping[str, Any]) -> None:
         """Merge a tool-call fragment by ``index``; without one, by ``id``, else into the last call."""
-        tools = state.tools
-        function = as_dict(fragment.get("function"))
-        index = as_int(fragment.get("index"))
-        call_id = as_str(fragment.get("id")) or None
-        if index is None:
-            call = tools.by_id(call_id) if call_id else tools.last
-            if call is None:
-                index = tools.next_index()
-        if index is not None:
-            call = tools.open(index, index=index)
-        tools.merge(call, id=call_id, name=function.get("name"), arguments=function.get("arguments"))
+        index = fragment.get("index")
+        call_id = fragment.get("id")
+        if index.__class__ is int:
+            call = tools.get(index) or tools.open(index, index=index)
+        else:
+            call = (tools.by_id(call_id) if call_id else tools.last) or tools.open(tools.next_index())
+        function = fragment.get("function")
+        if function.__class__ is dict:
+            tools.merge(call, id=call_id, name=function.get("name"), arguments=function.get("arguments"))
+        elif call_id:
+            tools.merge(call, id=call_id)
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A ``chat.completion`` object: each choice's ``message`` is merged as one delta."""
