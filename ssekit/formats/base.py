@@ -5,8 +5,10 @@
 ``[DONE]``, keeps text, reasoning and refusal as lists of pieces joined only
 when a snapshot is taken (so N events cost O(total size)), assembles tool calls
 from fragments, normalises usage and finish reasons, and raises provider errors
-with what was rebuilt so far. A format module only maps its events onto the
-``_text`` / ``_reasoning`` / ``_refusal`` / ``_tools`` / ``_finish`` machinery.
+with what was rebuilt so far. A format module only maps its events onto that
+machinery: a :class:`Choice` (text, reasoning and refusal pieces, its
+:class:`ToolCalls`, its finish reason), ``_take_ids``, ``_take_usage``,
+``_raise_error`` and the ``_extra`` dict.
 """
 import dataclasses
 import json
@@ -18,7 +20,7 @@ from ..errors import IncompleteStreamError, MalformedEventError, StreamError
 from ..sse import ServerSentEvent
 
 #: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
-EventLike = Union[ServerSentEvent, Mapping[str, Any], str]
+EventLike = Union[ServerSentEvent, Dict[str, Any], str]
 
 #: A read-only empty mapping: the stand-in for a field that is missing or not an object.
 EMPTY = MappingProxyType({})  # type: Mapping[str, Any]
