@@ -17,7 +17,10 @@ class ChatCompletionsAccumulator(Accumulator):
 
     ``add`` returns the content text of choice 0 (reasoning and refusal are in
     the snapshot, not in the return value). ``complete`` is True after
-    ``[DONE]`` or once every choice has a ``finish_reason``. ``extra`` is unused.
+    ``[DONE]`` or once every choice has a ``finish_reason``. With ``n > 1``,
+    ``completion.choices`` holds one Completion per choice (their own text,
+    tool calls and finish reason; usage stays on the top level only).
+    ``extra`` is unused.
     """
 
     format = "chat_completions"
