@@ -1,0 +1,54 @@
+"""What every example shares: where to send requests, with which model and key.
+
+With no arguments an example starts ssekit's embedded local gateway in its own
+process (no network, no key). With ``--base-url`` (and ``--model``) it talks
+to a real provider or gateway instead, the API key taken from the
+``SSEKIT_API_KEY`` environment variable.
+"""
+import argparse
+import contextlib
+import os
+from typing import Iterator, Optional
+
+from ssekit.stream import API_KEY_ENV
+from ssekit.testing import DEFAULT_MODEL, LocalGateway
+
+
+class Target:
+    """Where an example sends its requests: ``url(path)``, ``model``, ``api_key``.
+
+    ``stream_completion`` reads the key from the environment by itself;
+    ``api_key`` is there for requests that need it elsewhere (Anthropic's
+    ``x-api-key``). ``gateway`` is the embedded :class:`LocalGateway` when no
+    ``--base-url`` was given (examples use it to stage faults), else None.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: Optional[str], gateway: Optional[LocalGateway]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.gateway = gateway
+
+    def url(self, path: str) -> str:
+        """The endpoint *path* under the base URL, e.g. ``url("/chat/completions")``."""
+        return self.base_url + "/" + path.lstrip("/")
+
+
+@contextlib.contextmanager
+def target(description: str, *, pace: float = 0.01) -> Iterator[Target]:
+    """Parse ``--base-url`` / ``--model`` and yield the :class:`Target` (the local gateway by default).
+
+    *pace* is the local gateway's pause between tokens, in seconds.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--base-url", help="a real API base URL, e.g. https://api.openai.com/v1 "
+                        "(default: ssekit's embedded local gateway); the key comes from $%s" % API_KEY_ENV)
+    parser.add_argument("--model", help="the model to ask (required with --base-url)")
+    args = parser.parse_args()
+    if args.base_url:
+        if not args.model:
+            parser.error("--model is required with --base-url")
+        yield Target(args.base_url, args.model, os.environ.get(API_KEY_ENV), None)
+        return
+    with LocalGateway(pace=pace) as gateway:
+        yield Target(gateway.base_url, args.model or DEFAULT_MODEL, None, gateway)

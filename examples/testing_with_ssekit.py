@@ -1,0 +1,95 @@
+"""Test your own code that uses ssekit with ssekit.testing: a real local server, exact provider streams, no mocks.
+
+Run it like any unittest file: ``python examples/testing_with_ssekit.py``.
+"""
+import unittest
+from typing import Optional
+
+import ssekit
+from ssekit.testing import ScriptedResponse, SSEServer, build_events
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+# --- the code under test (normally in your own package) -------------------------
+
+
+def summarize(base_url: str, document: str, *, api_key: Optional[str] = None) -> str:
+    """Ask a model for a one-line summary of *document* and return it."""
+    body = {
+        "model": "gpt-4o-mini",
+        "stream": True,
+        "messages": [
+            {"role": "system", "content": "Summarize in one line."},
+            {"role": "user", "content": document},
+        ],
+    }
+    url = base_url + "/chat/completions"
+    with ssekit.stream_completion(url, json=body, api_key=api_key, timeout=(5, 30), retry=2) as stream:
+        return "".join(stream).strip()
+
+
+# --- its tests ---------------------------------------------------------------------
+
+
+class SummarizeTests(unittest.TestCase):
+    """One real server for the class; each test scripts what it answers."""
+
+    server = None  # type: SSEServer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = SSEServer().start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.close()
+
+    def setUp(self) -> None:
+        self.base_url = self.server.url("/v1")
+        self.sent_before = len(self.server.requests)
+
+    def sent(self) -> int:
+        """How many requests this test made."""
+        return len(self.server.requests) - self.sent_before
+
+    def test_returns_the_streamed_text_and_sends_the_document(self) -> None:
+        self.server.script(CHAT_PATH, ScriptedResponse.sse(build_events("chat_completions", "SSE pushes events.")))
+        self.assertEqual(summarize(self.base_url, "A long text about SSE.", api_key="sk-test"), "SSE pushes events.")
+        request = self.server.requests[-1]
+        self.assertEqual(request.json()["messages"][1]["content"], "A long text about SSE.")
+        self.assertEqual(request.headers["Authorization"], "Bearer sk-test")
+
+    def test_a_rate_limit_is_retried(self) -> None:
+        self.server.script(
+            CHAT_PATH,
+            ScriptedResponse.json({"error": {"message": "slow down", "type": "rate_limit_error"}}, status=429, retry_after=0),
+            ScriptedResponse.sse(build_events("chat_completions", "Done.")),
+        )
+        self.assertEqual(summarize(self.base_url, "text"), "Done.")
+        self.assertEqual(self.sent(), 2)
+
+    def test_a_cut_stream_raises_with_the_partial_text(self) -> None:
+        head = build_events("chat_completions", "Half of the answer")[:3]  # role chunk, "Half", " of"
+        self.server.script(CHAT_PATH, ScriptedResponse.sse(head, cut_after=sum(len(chunk) for chunk in head)))
+        with self.assertRaises(ssekit.IncompleteStreamError) as caught:
+            summarize(self.base_url, "text")
+        self.assertEqual(caught.exception.partial.text, "Half of")
+
+    def test_an_error_inside_the_stream_raises_stream_error(self) -> None:
+        events = build_events("chat_completions", "Partial", error="The model is overloaded")
+        self.server.script(CHAT_PATH, ScriptedResponse.sse(events))
+        with self.assertRaises(ssekit.StreamError) as caught:
+            summarize(self.base_url, "text")
+        self.assertIn("overloaded", str(caught.exception))
+
+    def test_a_bad_request_is_not_retried(self) -> None:
+        self.server.script(CHAT_PATH, ScriptedResponse.json({"error": {"message": "bad model"}}, status=400))
+        with self.assertRaises(ssekit.APIStatusError) as caught:
+            summarize(self.base_url, "text")
+        self.assertEqual(caught.exception.status_code, 400)
+        self.assertEqual(self.sent(), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,184 @@
+"""Every example runs (as a subprocess, all at once): with no arguments against its embedded gateway,
+and with --base-url/--model/$SSEKIT_API_KEY against a gateway that requires the key."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import unittest
+from typing import Dict, List, Optional, Tuple
+
+from ssekit.testing import DEFAULT_ANSWER, LocalGateway, split_tokens
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = sorted(
+    os.path.basename(path)[:-3] for path in glob.glob(os.path.join(ROOT, "examples", "*.py")) if not os.path.basename(path).startswith("_")
+)
+TESTS_ONLY = {"testing_with_ssekit"}  # a unittest file: no --base-url
+KEY = "sk-example-key-never-printed"
+TOKENS = split_tokens(DEFAULT_ANSWER)
+
+Result = Tuple[int, str, str]
+
+
+def _start(name: str, *args: str, env: Optional[Dict[str, str]] = None) -> "subprocess.Popen[bytes]":
+    environment = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    environment.pop("SSEKIT_API_KEY", None)
+    environment.update(env or {})
+    script = os.path.join(ROOT, "examples", name + ".py")
+    return subprocess.Popen([sys.executable, script] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=environment, cwd=ROOT)  # fmt: skip
+
+
+def _finish(process: "subprocess.Popen[bytes]") -> Result:
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    return process.returncode, out.decode("utf-8"), err.decode("utf-8")
+
+
+class Examples(unittest.TestCase):
+    """Runs every example in parallel once, then checks each one's output."""
+
+    local = {}  # type: Dict[str, Result]
+    remote = {}  # type: Dict[str, Result]
+    remote_requests = []  # type: List[Dict[str, Optional[str]]]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        with LocalGateway(api_key=KEY) as gateway:
+            remote_args = ["--base-url", gateway.base_url, "--model", "remote-model"]
+            local = {name: _start(name) for name in EXAMPLES}
+            remote = {name: _start(name, *remote_args, env={"SSEKIT_API_KEY": KEY}) for name in EXAMPLES if name not in TESTS_ONLY}
+            cls.local = {name: _finish(process) for name, process in local.items()}
+            cls.remote = {name: _finish(process) for name, process in remote.items()}
+            cls.remote_requests = [
+                {"path": request.path, "auth": request.headers.get("Authorization"), "model": (request.json() or {}).get("model")}
+                for request in gateway.requests
+            ]
+
+    def output(self, name: str) -> str:
+        code, out, err = self.local[name]
+        self.assertEqual(code, 0, "%s failed:\n%s%s" % (name, out, err))
+        self.assertNotIn("Traceback", err)
+        return out
+
+    def test_every_use_case_has_an_example(self) -> None:
+        wanted = {
+            "basic_print", "collect_response", "usage_stats", "tool_calls", "cancel_after_tokens", "cancel_from_thread",
+            "timeouts", "retry_backoff", "format_chat_completions", "format_responses", "format_messages",
+            "format_generation", "follow_feed", "testing_with_ssekit",
+        }  # fmt: skip
+        self.assertLessEqual(wanted, set(EXAMPLES))
+
+    def test_basic_print(self) -> None:
+        self.assertEqual(self.output("basic_print"), DEFAULT_ANSWER + "\n")
+
+    def test_collect_response(self) -> None:
+        out = self.output("collect_response")
+        self.assertIn("text: " + DEFAULT_ANSWER + "\n", out)
+        self.assertIn("finish_reason: stop\ncomplete: True\n", out)
+        self.assertIn("id: chatcmpl-local1 model: ssekit-local", out)
+
+    def test_usage_stats(self) -> None:
+        out = self.output("usage_stats")
+        self.assertIn("output tokens: %d\n" % len(TOKENS), out)
+        self.assertIn("input tokens: 6\n", out)
+        self.assertIn("total tokens: %d\n" % (len(TOKENS) + 6), out)
+        self.assertRegex(out, r"speed: \d+ tokens/s")
+
+    def test_tool_calls(self) -> None:
+        out = self.output("tool_calls")
+        self.assertIn("finish_reason: tool_calls", out)
+        self.assertIn('get_weather({"city": "Paris", "unit": "celsius"})', out)
+        self.assertIn("result: 18 degrees celsius and sunny in Paris", out)
+
+    def test_cancel_after_tokens(self) -> None:
+        lines = self.output("cancel_after_tokens").splitlines()
+        self.assertEqual(lines[0], "".join(TOKENS[:10]))
+        self.assertEqual(lines[1], "stopped after 10 pieces; cancelled: True; complete: False")
+
+    def test_cancel_from_thread(self) -> None:
+        lines = self.output("cancel_from_thread").splitlines()
+        self.assertTrue(DEFAULT_ANSWER.startswith(lines[0]) and 0 < len(lines[0]) < len(DEFAULT_ANSWER), lines[0])
+        self.assertEqual(lines[1], "cancelled by another thread after %d characters" % len(lines[0]))
+
+    def test_timeouts(self) -> None:
+        lines = self.output("timeouts").splitlines()
+        self.assertEqual(lines[0], "read timeout: %r arrived before the server went silent" % "".join(TOKENS[:5]))
+        self.assertRegex(lines[1], r"^deadline: \d+ characters arrived before the deadline$")
+        self.assertLess(int(lines[1].split()[1]), len(DEFAULT_ANSWER))
+
+    def test_retry_backoff(self) -> None:
+        out = self.output("retry_backoff")
+        self.assertEqual(
+            out.splitlines(),
+            [
+                "retry=3: %d characters" % len(DEFAULT_ANSWER),
+                "retry=Retry(...): %d characters" % len(DEFAULT_ANSWER),
+                "ssekit.attempts(): %d characters after 2 tries" % len(DEFAULT_ANSWER),
+            ],
+        )
+        err = self.local["retry_backoff"][2]
+        self.assertEqual(err.count("HTTP 429 Too Many Requests"), 2)
+        self.assertIn("HTTP 503", err)
+        self.assertIn("HTTP 500", err)
+
+    def test_format_chat_completions(self) -> None:
+        out = self.output("format_chat_completions")
+        self.assertIn("".join(TOKENS[:40]) + "\n", out)
+        self.assertIn("finish_reason: length (sent as 'length')", out)
+        self.assertIn("usage: 10 in, 40 out (sent as completion_tokens, prompt_tokens, total_tokens)", out)
+
+    def test_format_responses(self) -> None:
+        out = self.output("format_responses")
+        self.assertIn("".join(TOKENS[:30]) + "\n", out)
+        self.assertIn("finish_reason: length (raw: 'max_output_tokens')", out)
+        self.assertIn("usage: 12 in, 30 out, id resp_local1", out)
+
+    def test_format_messages(self) -> None:
+        out = self.output("format_messages")
+        self.assertIn(DEFAULT_ANSWER + "\n", out)
+        self.assertIn("finish_reason: stop (stop_reason 'end_turn')", out)
+        self.assertIn("usage: 10 in (message_start), %d out (message_delta)" % len(TOKENS), out)
+
+    def test_format_generation(self) -> None:
+        out = self.output("format_generation")
+        self.assertIn(DEFAULT_ANSWER + "\n", out)
+        self.assertIn("finish_reason: stop", out)
+        self.assertIn("tokens_used: %d, balance_remaining: 9000" % (len(TOKENS) + 6), out)
+        self.assertIn("generation id (log it for support): gen_local1", out)
+
+    def test_follow_feed(self) -> None:
+        lines = self.output("follow_feed").splitlines()
+        self.assertEqual(lines[0], "event progress id=1: step 1 of 6, running")
+        self.assertEqual(lines[5], "event progress id=6: step 6 of 6, done")
+        self.assertEqual(lines[6:], ["feed finished"])
+
+    def test_testing_with_ssekit(self) -> None:
+        self.output("testing_with_ssekit")
+        err = self.local["testing_with_ssekit"][2]
+        self.assertRegex(err, r"Ran [1-9]\d* tests? in")
+        self.assertTrue(err.rstrip().endswith("OK"), err)
+
+    def test_every_example_runs_against_a_remote_gateway_with_the_key_from_the_environment(self) -> None:
+        for name, (code, out, err) in sorted(self.remote.items()):
+            with self.subTest(example=name):
+                self.assertEqual(code, 0, "%s failed:\n%s%s" % (name, out, err))
+                self.assertNotIn(KEY, out + err)
+        self.assertTrue(self.remote_requests)
+        for request in self.remote_requests:
+            self.assertEqual(request["auth"], "Bearer " + KEY, request["path"])
+        models = {request["model"] for request in self.remote_requests if request["path"] != "/v1/events"}
+        self.assertEqual(models, {"remote-model"})
+
+    def test_base_url_needs_a_model(self) -> None:
+        code, _, err = _finish(_start("basic_print", "--base-url", "http://127.0.0.1:9/v1"))
+        self.assertEqual(code, 2)
+        self.assertIn("--model is required with --base-url", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
