@@ -6,6 +6,7 @@ code, never a traceback. API keys are read from ``--api-key`` or the
 environment and never printed.
 """
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -411,22 +412,31 @@ class _StderrLog(logging.Handler):
         _say(sys.stderr, "ssekit: %s\n" % record.getMessage())
 
 
-def _show_log() -> None:
-    """Route the ``ssekit`` logger's warnings to stderr (once per process)."""
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """While the command runs, show ssekit's warnings (e.g. each retry) on stderr."""
     logger = logging.getLogger("ssekit")
-    if not any(isinstance(handler, _StderrLog) for handler in logger.handlers):
-        logger.addHandler(_StderrLog(logging.WARNING))
-        logger.setLevel(logging.WARNING)
+    handler = _StderrLog(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _show_log()
     for output in (sys.stdout, sys.stderr):
         if hasattr(output, "reconfigure"):  # text the console cannot encode is escaped, not a crash
             output.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    with _log_to_stderr():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen command, turning expected failures into one line on stderr and an exit code."""
     try:
         return args.func(args)
     except UsageError as exc:
