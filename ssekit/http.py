@@ -154,10 +154,14 @@ def is_event_stream(response: requests.Response) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == EVENT_STREAM
 
 
-def content_type_error(response: requests.Response, expected: str = EVENT_STREAM) -> ContentTypeError:
-    """Build the error for a 2xx body of the wrong kind, quoting what came back."""
+def content_type_error(
+    response: requests.Response, expected: str = EVENT_STREAM, body: Optional[bytes] = None
+) -> ContentTypeError:
+    """Build the error for a 2xx body of the wrong kind, quoting what came back (*body* if already read)."""
     content_type = response.headers.get("Content-Type") or "no Content-Type"
-    preview = " ".join(read_body(response, 2048).decode("utf-8", "replace").split())[:200]
+    if body is None:
+        body = read_body(response, 2048)
+    preview = " ".join(body[:2048].decode("utf-8", "replace").split())[:200]
     return ContentTypeError(
         "expected %s but the server answered %d with %s: %r"
         % (expected, response.status_code, content_type, preview),

@@ -17,7 +17,6 @@ from .completion import Completion
 from .control import RETRY_STATUSES, Attempt, RetryLike, TimeoutLike, attempts, retry_after, retry_policy, watching
 from .errors import (
     APIStatusError,
-    ContentTypeError,
     IncompleteStreamError,
     SSEKitError,
     StreamConnectionError,
@@ -127,6 +126,7 @@ class CompletionStream:
         self._cancelled = False
         self._finished = False
         self._run = None  # type: Optional[Iterator[Tuple[ServerSentEvent, str]]]
+        self._stepping = threading.Lock()  # held while the run generator executes
         self._attempt = None  # type: Optional[Attempt]
         self._source = None  # type: Optional[EventSource]
         self._accumulator = None  # type: Optional[Accumulator]
@@ -169,7 +169,11 @@ class CompletionStream:
         return self._deliver(text=False)
 
     def cancel(self) -> None:
-        """Stop the stream from this or any other thread; a blocked read returns at once."""
+        """Stop the stream from this or any other thread; a read blocked on the body returns at once.
+
+        (While the server has not sent the response head yet, the cancel takes
+        effect when it arrives, or at the connect/read timeout or the deadline.)
+        """
         if self._finished:
             return
         self._cancelled = True
@@ -183,11 +187,12 @@ class CompletionStream:
         self.cancel()
         if self._run is None:
             self._finished = True
-            return
-        try:
-            self._run.close()
-        except ValueError:  # executing in another thread or in on_event: the cancel ends it there
-            pass
+        elif self._stepping.acquire(blocking=False):
+            try:
+                self._run.close()
+            finally:
+                self._stepping.release()
+        # else: a read is under way (in another thread, or this is on_event): the cancel ends it there
 
     def __enter__(self) -> "CompletionStream":
         return self
@@ -201,8 +206,14 @@ class CompletionStream:
         """Hand text deltas (or events) to the caller; the attempt is committed before each one."""
         if self._run is None:
             self._run = self._stream()
+        run = self._run
         try:
-            for event, delta in self._run:
+            while True:
+                with self._stepping:  # close() from another thread must not close it mid-step
+                    pair = next(run, None)
+                if pair is None:
+                    return
+                event, delta = pair
                 if text and not delta:
                     continue
                 if self._attempt is not None:
@@ -236,7 +247,7 @@ class CompletionStream:
                 session.close()
 
     def _try(self, session: requests.Session, attempt: Attempt) -> Iterator[Tuple[ServerSentEvent, str]]:
-        """One request: (event, text delta) pairs until the stream ends; quiet after a cancel."""
+        """One request: (event, text delta) pairs until the stream ends (nothing once cancelled)."""
         if self._stop.is_set():
             return
         response = open_response(
@@ -270,20 +281,14 @@ class CompletionStream:
 
     def _whole_result(self, response: requests.Response, fallback_id: Optional[str]) -> Tuple[ServerSentEvent, str]:
         """A complete non-streamed JSON answer as one (event, text) pair; anything else raises."""
-        content_type = response.headers.get("Content-Type") or "no Content-Type"
-        if "json" not in content_type.lower():
-            raise content_type_error(response, "text/event-stream (or a JSON result)")
+        expected = "text/event-stream or a JSON result of a known format"
+        if "json" not in (response.headers.get("Content-Type") or "").lower():
+            raise content_type_error(response, expected)
         data = read_body(response, self._max_event_size)
         try:
             self._completion = completion_from_result(parse_body(response, data), fallback_id=fallback_id)
-        except UnsupportedFormatError as exc:
-            preview = " ".join(data[:2048].decode("utf-8", "replace").split())[:200]
-            raise ContentTypeError(
-                "expected text/event-stream or a complete result of a known format, but the server "
-                "answered %d with %s (%s): %r" % (response.status_code, content_type, exc, preview),
-                content_type=content_type,
-                body_preview=preview,
-            ) from None
+        except UnsupportedFormatError:
+            raise content_type_error(response, expected, body=data) from None
         return ServerSentEvent(data=data.decode("utf-8", "replace")), self._completion.text
 
 

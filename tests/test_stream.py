@@ -4,12 +4,11 @@ import os
 import threading
 import time
 import unittest
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List
 
 import requests
 from urllib3.util.retry import Retry
 
-import ssekit
 from ssekit import (
     APIStatusError,
     ContentTypeError,
@@ -323,6 +322,32 @@ class Cancellation(StreamTestCase):
     def test_close_from_another_thread(self) -> None:
         stream = self.stream(timeout=None)
         self.assertLess(self.measure_cancel(stream.close, stream), 0.25)
+
+    def test_close_from_another_thread_between_events(self) -> None:
+        with self.stream() as stream:
+            deltas = iter(stream)
+            self.assertEqual(next(deltas), "Hello")
+            closer = threading.Thread(target=stream.close)
+            closer.start()
+            closer.join()
+            self.assert_released(stream)  # by the other thread, before this one reads again
+            self.assertEqual(list(deltas), [])
+        self.assertTrue(stream.cancelled)
+
+    def test_cancel_while_the_server_has_not_answered(self) -> None:
+        # A read of the response head is not interruptible: the cancel takes effect when it arrives.
+        def slow(request: RecordedRequest) -> ScriptedResponse:
+            time.sleep(0.4)
+            return ScriptedResponse.sse(HEAD, stall=True)
+
+        self.server.route("/v1/chat/completions", slow)
+        stream = self.stream()
+        threading.Timer(0.1, stream.cancel).start()
+        start = time.monotonic()
+        self.assertEqual(list(stream), [])
+        self.assertLess(time.monotonic() - start, 1.0)
+        self.assertTrue(stream.cancelled)
+        self.assert_released(stream)
 
     def test_cancel_of_a_close_delimited_stream(self) -> None:
         self.script(ScriptedResponse.sse(HEAD, stall=True, framing="close"))
