@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
@@ -153,14 +153,6 @@ def retry_policy(retry: RetryLike) -> Retry:
     return Retry(**options)
 
 
-def retry_candidate(error: BaseException) -> bool:
-    """True for the failures a retry policy may retry: connection, timeout, broken stream, HTTP status."""
-    return isinstance(
-        error,
-        (StreamConnectionError, IncompleteStreamError, APIStatusError, requests.ConnectionError, requests.Timeout)
-    ) or (isinstance(error, requests.HTTPError) and error.response is not None)
-
-
 def describe(error: BaseException) -> str:
     """*error* in a log line: ssekit messages as they are, requests' without their URL query (keys hide there)."""
     if isinstance(error, SSEKitError):
@@ -181,24 +173,39 @@ def _status_of(error: BaseException) -> Optional[Tuple[int, Any, Optional[float]
     return None
 
 
-def next_policy(policy: Retry, error: BaseException) -> Optional[Retry]:
-    """*policy* with *error* counted (``Retry.increment``), or None when it must not be retried."""
+def _counted_as(error: BaseException) -> Optional[Dict[str, Any]]:
+    """What ``Retry.increment`` is told about *error* (the urllib3 response or error it stands
+    for), or None when *error* is not a kind ssekit ever retries."""
     status = _status_of(error)
     if status is not None:
-        code, headers, retry_after = status
-        if not policy.is_retry(_ANY_METHOD, code, has_retry_after=retry_after is not None):
-            return None
-        kwargs = {"response": HTTPResponse(body=b"", headers=headers, status=code, preload_content=False)}
-    elif isinstance(error, (StreamTimeoutError, requests.Timeout)):
-        kwargs = {"error": ReadTimeoutError(None, None, str(error))}
-    elif isinstance(error, (StreamConnectionError, requests.ConnectionError)):
-        kwargs = {"error": ConnectTimeoutError(str(error))}  # urllib3's class for "could not connect"
-    elif isinstance(error, IncompleteStreamError):
-        kwargs = {"error": ProtocolError(str(error))}
-    else:
+        return {"response": HTTPResponse(body=b"", headers=status[1], status=status[0], preload_content=False)}
+    reason = describe(error)
+    if isinstance(error, StreamTimeoutError):
+        return {"error": ReadTimeoutError(None, None, reason)}
+    if isinstance(error, (StreamConnectionError, requests.ConnectionError)):  # ConnectTimeout included
+        return {"error": ConnectTimeoutError(reason)}  # urllib3's class for "could not connect"
+    if isinstance(error, requests.Timeout):
+        return {"error": ReadTimeoutError(None, None, reason)}
+    if isinstance(error, IncompleteStreamError):
+        return {"error": ProtocolError(reason)}
+    return None
+
+
+def retry_candidate(error: BaseException) -> bool:
+    """True for the failures a policy may retry: connection, timeout, broken stream, HTTP status."""
+    return _counted_as(error) is not None
+
+
+def next_policy(policy: Retry, error: BaseException) -> Optional[Retry]:
+    """*policy* with *error* counted (``Retry.increment``), or None when it must not be retried."""
+    counted = _counted_as(error)
+    if counted is None:
+        return None
+    status = _status_of(error)
+    if status is not None and not policy.is_retry(_ANY_METHOD, status[0], has_retry_after=status[2] is not None):
         return None
     try:
-        return policy.increment(_ANY_METHOD, None, **kwargs)
+        return policy.increment(_ANY_METHOD, None, **counted)
     except HTTPError:  # MaxRetryError, or the error re-raised by a disabled policy
         return None
 

@@ -13,7 +13,6 @@ import ssekit
 from ssekit import APIStatusError, IncompleteStreamError, SSEKitError, StreamTimeoutError, connect_sse
 from ssekit.control import (
     DEFAULT_JITTER,
-    RETRY_STATUSES,
     attempts,
     bounded_timeout,
     deadline_at,
