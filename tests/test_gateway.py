@@ -207,6 +207,12 @@ class Faults(GatewayTestCase):
                 self.assertEqual(response.json()["error"]["type"], "rate_limit_error")
         self.assertEqual(statuses, [429, 429, 200])
 
+    def test_a_refused_request_does_not_use_up_a_queued_fault(self) -> None:
+        self.gateway.fail_next(503)
+        self.assertEqual(self.post("chat_completions", {"model": "m"}).status_code, 400)
+        self.assertEqual(self.post("chat_completions", sample_request("chat_completions")).status_code, 503)
+        self.assertEqual(self.post("chat_completions", sample_request("chat_completions")).status_code, 200)
+
     def test_stream_completion_retries_through_queued_errors(self) -> None:
         self.gateway.fail_next(503, times=1, retry_after=0)
         with ssekit.stream_completion(self.gateway.url("responses"), json=sample_request("responses"), retry=2, timeout=5) as stream:
@@ -271,6 +277,8 @@ class Feed(GatewayTestCase):
         steps = [json.loads(sse.data)["step"] for sse in ssekit.follow_sse(self.session, self.gateway.feed_url, timeout=5)]
         self.assertEqual(steps, [1, 2, 3, 4, 5, 6])
         self.assertEqual(len(self.gateway.requests), 4)  # three batches of two, then the 204
+        self.assertEqual(self.log[0], "GET /v1/events -> 200 feed from step 1")
+        self.assertEqual(self.log[-1], "GET /v1/events -> 204 feed finished")
 
 
 class Misc(unittest.TestCase):

@@ -12,17 +12,18 @@ progress with ids and reconnections) for ``follow_sse``. Faults can be queued
 demo`` / ``serve`` commands, the examples and the tests all use it.
 Standard library only.
 """
+import functools
 import itertools
 import json
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..errors import SSEKitError
 from ..formats import new_accumulator
 from ..sse import iter_sse
 from .builders import build_events, build_result, split_tokens
-from .server import RecordedRequest, ScriptedResponse, SSEServer
+from .server import RecordedRequest, RouteFunction, ScriptedResponse, SSEServer
 
 __all__ = [
     "DEFAULT_ANSWER",
@@ -33,6 +34,9 @@ __all__ = [
     "LocalGateway",
     "sample_request",
 ]
+
+#: A route's answer and the note logged with it.
+Answer = Tuple[ScriptedResponse, str]
 
 #: The endpoint path of each wire format.
 PATHS = {
@@ -107,9 +111,13 @@ def sample_request(
     elif format == "generation":
         body = {"model": model, "prompt": prompt}
     else:
-        raise SSEKitError("unknown gateway format %r; valid: %s" % (format, ", ".join(sorted(PATHS))))
+        raise _unknown(format)
     body["stream"] = stream
     return body
+
+
+def _unknown(format: str) -> SSEKitError:
+    return SSEKitError("unknown gateway format %r; valid: %s" % (format, ", ".join(sorted(PATHS))))
 
 
 class _BadRequest(Exception):
@@ -162,8 +170,8 @@ class LocalGateway:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         for name, path in PATHS.items():
-            self.server.route(path, self._handler(name))
-        self.server.route(FEED_PATH, self._feed)
+            self.server.route(path, self._logged(functools.partial(self._answer, name), name))
+        self.server.route(FEED_PATH, self._logged(self._feed))
 
     def __repr__(self) -> str:
         return "<LocalGateway %r pace=%r>" % (self.server, self.pace)
@@ -191,7 +199,7 @@ class LocalGateway:
     def url(self, format: str = "chat_completions") -> str:
         """The endpoint URL of *format* (a :data:`PATHS` name)."""
         if format not in PATHS:
-            raise SSEKitError("unknown gateway format %r; valid: %s" % (format, ", ".join(sorted(PATHS))))
+            raise _unknown(format)
         return self.server.url(PATHS[format])
 
     @property
@@ -229,10 +237,12 @@ class LocalGateway:
 
     # --- the completion endpoints ------------------------------------------------
 
-    def _handler(self, format: str) -> Callable[[RecordedRequest], ScriptedResponse]:
+    def _logged(self, answer: Callable[[RecordedRequest], Answer], format: Optional[str] = None) -> RouteFunction:
+        """A route function: *answer* the request (refusals in *format*'s error shape), log one line."""
+
         def handle(request: RecordedRequest) -> ScriptedResponse:
             try:
-                response, note = self._answer(format, request)
+                response, note = answer(request)
             except _BadRequest as exc:
                 response, note = _error_response(format, exc.status, exc.message), exc.message
             if self._log is not None:
@@ -241,14 +251,11 @@ class LocalGateway:
 
         return handle
 
-    def _answer(self, format: str, request: RecordedRequest) -> Tuple[ScriptedResponse, str]:
+    def _answer(self, format: str, request: RecordedRequest) -> Answer:
+        """A completion: read the request, apply a queued fault, stream or return the canned answer."""
         if request.method != "POST":
             raise _BadRequest(405, "use POST for %s" % request.path)
         self._check_key(request)
-        fault = self._next_fault()
-        if fault is not None and fault.kind == "status":
-            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return _error_response(format, fault.status, fault.message, headers), "(queued fault)"
         body = request.json()
         if not isinstance(body, dict):
             raise _BadRequest(400, "the request body must be a JSON object")
@@ -256,9 +263,13 @@ class LocalGateway:
         if not isinstance(model, str) or not model:
             raise _BadRequest(400, "'model' is required")
         prompt = _prompt_text(format, body)
-        tokens = split_tokens(self.answer)
         limit = _max_tokens(format, body)
         tool_calls = _tool_calls(format, body)
+        fault = self._next_fault()
+        if fault is not None and fault.kind == "status":
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return _error_response(format, fault.status, fault.message, headers), "(queued fault)"
+        tokens = split_tokens(self.answer)
         if tool_calls:
             tokens, finish = [], "tool_calls"
         elif limit is not None and limit < len(tokens):
@@ -296,22 +307,18 @@ class LocalGateway:
 
     # --- the plain feed ----------------------------------------------------------------
 
-    def _feed(self, request: RecordedRequest) -> ScriptedResponse:
+    def _feed(self, request: RecordedRequest) -> Answer:
         """Job progress: ``FEED_BATCH`` events per connection, resumed from ``Last-Event-ID``, then 204."""
         last = request.headers.get("Last-Event-ID") or "0"
         done = int(last) if last.isdigit() else 0
         if done >= FEED_STEPS:
-            if self._log is not None:
-                self._log("%s %s -> 204 feed finished" % (request.method, request.path))
-            return ScriptedResponse(status=204, headers={})
-        chunks = []  # type: List[Any]
+            return ScriptedResponse(status=204, headers={}), "feed finished"
+        chunks = []  # type: List[Union[bytes, float]]
         for step in range(done + 1, min(done + FEED_BATCH, FEED_STEPS) + 1):
             data = json.dumps({"step": step, "of": FEED_STEPS, "status": "done" if step == FEED_STEPS else "running"})
             retry = "" if chunks else "retry: %d\n" % FEED_RETRY_MS  # the first event sets the reconnection delay
             chunks.append(("%sid: %d\nevent: progress\ndata: %s\n\n" % (retry, step, data)).encode("utf-8"))
-        if self._log is not None:
-            self._log("%s %s -> 200 feed from step %d" % (request.method, request.path, done + 1))
-        return ScriptedResponse.sse(chunks, interval=self.pace)
+        return ScriptedResponse.sse(chunks, interval=self.pace), "feed from step %d" % (done + 1)
 
 
 # --- request reading ----------------------------------------------------------------------
@@ -411,8 +418,8 @@ def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
     return len(events)
 
 
-def _error_response(format: str, status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:
-    """An HTTP error with the JSON body the provider of *format* sends."""
+def _error_response(format: Optional[str], status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:
+    """An HTTP error with the JSON body the provider of *format* sends (OpenAI's shape by default)."""
     kind = _ERROR_TYPES.get(status, "api_error")
     if format == "messages":
         body = {"type": "error", "error": {"type": kind, "message": message}}  # type: Dict[str, Any]
