@@ -1,7 +1,6 @@
 """Every example runs (as a subprocess, all at once): with no arguments against its embedded gateway,
 and with --base-url/--model/$SSEKIT_API_KEY against a gateway that requires the key."""
 import glob
-import json
 import os
 import subprocess
 import sys
