@@ -5,6 +5,7 @@ only and imported eagerly. The HTTP layer needs ``requests`` and is imported on
 first use of one of its names, so ``import ssekit`` works without it.
 """
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .completion import Completion, ToolCall, Usage
@@ -13,6 +14,7 @@ from .errors import (
     ContentTypeError,
     EventTooLargeError,
     IncompleteStreamError,
+    InvalidRequestError,
     MalformedEventError,
     SSEKitError,
     StreamConnectionError,
@@ -31,6 +33,9 @@ from .formats import (
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 
 __version__ = "0.1.0"
+
+# A library does not print: retry warnings reach the application's handlers only.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # name -> module, for the names that need requests (PEP 562 lazy attributes).
 _LAZY = {
@@ -71,6 +76,7 @@ __all__ = [
     "EventTooLargeError",
     "GenerationAccumulator",
     "IncompleteStreamError",
+    "InvalidRequestError",
     "MalformedEventError",
     "MessagesAccumulator",
     "ResponsesAccumulator",

@@ -33,7 +33,7 @@ from .errors import (
     StreamTimeoutError,
     redact_url,
 )
-from .http import _reason, parse_retry_after
+from .http import parse_retry_after, short_reason
 
 logger = logging.getLogger("ssekit")
 
@@ -160,7 +160,7 @@ def describe(error: BaseException) -> str:
     response = getattr(error, "response", None)
     if isinstance(error, requests.HTTPError) and response is not None:
         return "HTTP %d %s from %s" % (response.status_code, response.reason or "", redact_url(response.url or ""))
-    return "%s (%s)" % (type(error).__name__, _reason(error))
+    return "%s (%s)" % (type(error).__name__, short_reason(error))
 
 
 def _status_of(error: BaseException) -> Optional[Tuple[int, Any, Optional[float]]]:

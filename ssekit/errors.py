@@ -69,6 +69,10 @@ class ContentTypeError(SSEKitError):
         self.body_preview = body_preview
 
 
+class InvalidRequestError(SSEKitError, ValueError):
+    """The request cannot be sent as given (malformed URL or header); never retried."""
+
+
 class StreamConnectionError(SSEKitError):
     """The server could not be reached, or the connection failed before any event."""
 

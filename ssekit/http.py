@@ -22,6 +22,7 @@ from .errors import (
     APIStatusError,
     ContentTypeError,
     IncompleteStreamError,
+    InvalidRequestError,
     StreamConnectionError,
     StreamTimeoutError,
     redact_url,
@@ -47,7 +48,8 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
     Adds ``Accept: text/event-stream`` unless the caller set an Accept header.
     Raises :class:`APIStatusError` for non-2xx (the response is closed),
     :class:`StreamTimeoutError` / :class:`StreamConnectionError` when the
-    server cannot be reached in time.
+    server cannot be reached in time, :class:`InvalidRequestError` (never
+    retried) for a malformed URL or header.
     """
     headers = dict(kwargs.pop("headers", None) or {})
     if not any(name.lower() == "accept" for name in headers):
@@ -62,8 +64,12 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
             "timed out connecting to %s (%s)" % (where, type(exc).__name__)
         ) from None
     except requests.RequestException as exc:
+        if isinstance(exc, ValueError):  # MissingSchema, InvalidURL, InvalidHeader...
+            raise InvalidRequestError(
+                "cannot send %s: %s" % (where, type(exc).__name__)
+            ) from None
         raise StreamConnectionError(
-            "could not connect to %s: %s" % (where, _reason(exc))
+            "could not connect to %s: %s" % (where, short_reason(exc))
         ) from None
     if not 200 <= response.status_code < 300:
         with contextlib.closing(response):
@@ -71,7 +77,7 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
     return response
 
 
-def _reason(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     """A short cause such as ``[Errno 111] Connection refused``.
 
     requests' own messages quote the full URL (query string included, where

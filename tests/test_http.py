@@ -14,7 +14,7 @@ from ssekit import (
     StreamTimeoutError,
     connect_sse,
 )
-from ssekit.errors import StreamConnectionError
+from ssekit.errors import InvalidRequestError, StreamConnectionError
 from ssekit.http import error_message, parse_retry_after
 from ssekit.testing.server import ScriptedResponse, SSEServer
 
@@ -158,6 +158,14 @@ class Failures(ServerTestCase):
         self.assertNotIn("SECRET", str(caught.exception))
         self.assertIsNone(caught.exception.__cause__)
         self.assertIn("refused", str(caught.exception))
+
+    def test_malformed_url_is_a_request_error(self) -> None:
+        for url in ("127.0.0.1/no-scheme?key=SECRET", "http://?key=SECRET"):
+            with self.assertRaises(InvalidRequestError) as caught:
+                with connect_sse(self.session, "GET", url):
+                    pass
+            self.assertIsInstance(caught.exception, ValueError)
+            self.assertNotIn("SECRET", str(caught.exception))
 
     def test_read_timeout_mid_stream(self) -> None:
         self.server.script("/s", ScriptedResponse.sse([FIRST], stall=True))

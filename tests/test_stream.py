@@ -20,7 +20,7 @@ from ssekit import (
     UnsupportedFormatError,
     stream_completion,
 )
-from ssekit.errors import StreamConnectionError
+from ssekit.errors import InvalidRequestError, StreamConnectionError
 from ssekit.stream import API_KEY_ENV, CompletionStream
 from ssekit.testing.builders import (
     build_result,
@@ -549,6 +549,16 @@ class Retries(StreamTestCase):
             list(self.stream(retry=5))
         self.assertEqual(caught.exception.status_code, 400)
         self.assertEqual(len(self.server.requests), 1)
+
+    def test_a_malformed_url_is_not_retried(self) -> None:
+        records = []  # type: List[logging.LogRecord]
+        handler = logging.Handler()
+        handler.emit = records.append  # type: ignore[method-assign]
+        logging.getLogger("ssekit").addHandler(handler)
+        self.addCleanup(logging.getLogger("ssekit").removeHandler, handler)
+        with self.assertRaises(InvalidRequestError):
+            list(stream_completion("localhost/v1?key=SECRET", json={"stream": True}, retry=5))
+        self.assertEqual(records, [])
 
     def test_the_last_failure_is_raised_when_retries_run_out(self) -> None:
         self.script(ScriptedResponse.json({"error": "down"}, status=502))
