@@ -4,12 +4,14 @@ Implements the WHATWG HTML "Server-sent events" parsing rules: UTF-8 with
 replacement characters, one leading BOM dropped, CRLF / LF / CR line ends,
 comments, the ``event`` / ``data`` / ``id`` / ``retry`` fields, and no dispatch
 of an unterminated event at end of input. The result is the same for any
-chunking of the same bytes. Lines are split in bulk with ``bytes`` and ``str``
-operations; the only Python loop runs per line, never per byte, and keeps its
-state in local variables (the hot path of every client).
+chunking of the same bytes. Lines are split with ``bytes`` operations; runs of
+the blocks LLM streams are made of (``data:`` + blank line, or ``event:`` +
+``data:`` + blank line) become events in one comprehension, and anything else
+goes through a per-line loop that keeps its state in local variables. Nothing
+loops per byte in Python: this is the hot path of every client.
 """
 import json
-from typing import Any, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
 from .errors import EventTooLargeError, MalformedEventError
 
@@ -17,6 +19,11 @@ from .errors import EventTooLargeError, MalformedEventError
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+_MAX_EVENT_NAMES = 256  # distinct ``event:`` lines remembered decoded, per decoder
+
+
+class _NotUsual(Exception):
+    """A block does not have the usual shape: decode it by the field rules instead."""
 
 
 class ServerSentEvent:
@@ -102,6 +109,7 @@ class SSEDecoder:
         self._data_size = 0  # counted from the second data line on
         self._event_retry = None  # type: Optional[int]
         self._field_seen = False  # a field of the current block was seen
+        self._event_names = {}  # type: Dict[bytes, str]  # b"event: x" line -> "x"
 
     @property
     def pending(self) -> bool:
@@ -117,27 +125,26 @@ class SSEDecoder:
         if b"\r" in chunk:
             self._skip_lf = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            if chunk:
-                self._keep_partial_line(chunk)
+        lines = chunk.split(b"\n")
+        rest = lines.pop()  # the unterminated end of the chunk, often empty
+        if not lines:
+            if rest:
+                self._keep_partial_line(rest)
             return []
-        head = chunk[:end]
         if self._partial_line:
-            self._partial_line.append(head)
-            head = b"".join(self._partial_line)
+            self._partial_line.append(lines[0])
+            lines[0] = b"".join(self._partial_line)
             self._partial_line = []
             self._partial_size = 0
-        rest = chunk[end + 1 :]
         if rest:
             self._keep_partial_line(rest)
         if self._at_start:
             self._at_start = False
-            if head[:3] == _BOM:
-                head = head[3:]
-        if len(head) > self.max_event_size:
-            self._check_line_sizes(head)
-        return self._process_lines(head.decode("utf-8", "replace").split("\n"))
+            if lines[0][:3] == _BOM:
+                lines[0] = lines[0][3:]
+        if len(chunk) > self.max_event_size or len(lines[0]) > self.max_event_size:
+            self._check_line_sizes(lines)
+        return self._process_lines(lines)
 
     def close(self) -> List[ServerSentEvent]:
         """Signal end of input. An unterminated event is discarded, as the spec says."""
@@ -152,10 +159,9 @@ class SSEDecoder:
         if self._partial_size > self.max_event_size:
             self._too_large("line")
 
-    def _check_line_sizes(self, head: bytes) -> None:
-        for line in head.split(b"\n"):
-            if len(line) > self.max_event_size:
-                self._too_large("line")
+    def _check_line_sizes(self, lines: List[bytes]) -> None:
+        if max(map(len, lines)) > self.max_event_size:
+            self._too_large("line")
 
     def _too_large(self, what: str) -> None:
         raise EventTooLargeError(
@@ -171,14 +177,80 @@ class SSEDecoder:
         self._event_retry = None
         self._field_seen = False
 
-    def _process_lines(self, lines: List[str]) -> List[ServerSentEvent]:
-        """Apply the field rules to complete *lines* and return the events they finish.
+    def _process_lines(self, lines: List[bytes]) -> List[ServerSentEvent]:
+        """Dispatch complete *lines*: runs of the usual events in bulk, anything else line by line."""
+        events = []  # type: List[ServerSentEvent]
+        start = 0
+        if self._field_seen:  # first finish the event begun in earlier input
+            try:
+                start = lines.index(b"") + 1
+            except ValueError:
+                start = len(lines)
+            self._apply_lines(lines[:start], events)
+        done = start + self._bulk(lines, start, events)
+        if done < len(lines):
+            self._apply_lines(lines[done:] if done else lines, events)
+        return events
+
+    def _bulk(self, lines: List[bytes], start: int, events: List[ServerSentEvent]) -> int:
+        """Build the events of a run of usual blocks at once; return how many lines that took.
+
+        With no event pending, LLM streams repeat one shape: a ``data:`` line
+        and a blank line, or an ``event:`` line, a ``data:`` line and a blank
+        line. When every whole block from *start* on has that shape, the
+        events are built in one comprehension, exactly as the field rules
+        would build them; otherwise (a comment, an ``id:``, a multi-line
+        data, invalid UTF-8 that strict decoding refuses...) this takes
+        nothing and the rules apply line by line.
+        """
+        first = lines[start] if start < len(lines) else b""
+        if first[:6] == b"data: ":
+            period = 2
+        elif first[:7] == b"event: ":
+            period = 3
+        else:
+            return 0
+        stop = start + (len(lines) - start) // period * period
+        if stop == start or any(lines[start + period - 1 : stop : period]):
+            return 0
+        last_id = self.last_event_id
+        try:
+            if period == 2:
+                bulk = [
+                    ServerSentEvent("message", data[6:].decode(), last_id, None)
+                    for data in lines[start:stop:2]
+                    if data[:6] == b"data: "
+                ]
+            else:
+                names = self._event_names
+                bulk = [
+                    ServerSentEvent(names.get(name) or self._event_name(name), data[6:].decode(), last_id, None)
+                    for name, data in zip(lines[start:stop:3], lines[start + 1 : stop : 3])
+                    if data[:6] == b"data: "
+                ]
+        except (UnicodeDecodeError, _NotUsual):
+            return 0
+        if len(bulk) * period != stop - start:
+            return 0
+        events += bulk
+        return stop - start
+
+    def _event_name(self, line: bytes) -> str:
+        """The event type an ``event: x`` line sets (remembered for the next ones)."""
+        if line[:7] != b"event: ":
+            raise _NotUsual
+        name = line[7:].decode() or "message"
+        if len(self._event_names) < _MAX_EVENT_NAMES:
+            self._event_names[line] = name
+        return name
+
+    def _apply_lines(self, lines: List[bytes], events: List[ServerSentEvent]) -> None:
+        """Apply the field rules to complete *lines*, appending the events they finish.
 
         The state lives in locals during the loop and is stored back at the
         end. The first data line of an event needs no size check: the line
         limit, checked on the bytes, already bounds it.
         """
-        events = []  # type: List[ServerSentEvent]
         append = events.append
         data = self._data
         size = self._data_size
@@ -186,7 +258,8 @@ class SSEDecoder:
         last_id = self.last_event_id
         retry = self._event_retry
         seen = self._field_seen
-        for line in lines:
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
             if not line:
                 if data is not None:
                     if data.__class__ is not str:
@@ -238,7 +311,6 @@ class SSEDecoder:
         self.last_event_id = last_id
         self._event_retry = retry
         self._field_seen = seen
-        return events
 
 
 def iter_sse(
