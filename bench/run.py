@@ -1,0 +1,589 @@
+"""ssekit benchmarks: ssekit side by side with the other ways to read an LLM stream in Python.
+
+    python bench/run.py                 # full run: markdown on stdout, JSON in bench/results.json
+    python bench/run.py --smoke         # seconds: every client once on tiny streams, results checked
+    python bench/run.py --soak [SECONDS]  # stream_completion back to back, RSS over time
+
+A local server (bench/server.py, a subprocess on raw sockets) serves
+pre-generated streams (bench/streams.py); each measured run is a fresh
+``bench/clients.py`` process. CPU time is the client's own user+system time for
+the streaming part, so figures are compared as ratios to the floor client
+within one run (medians over repetitions, clients interleaved), never as
+absolute times. A wrong result is reported as wrong and never timed. See
+bench/README.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import streams  # noqa: E402  (bench/ is not a package)
+
+PARSERS = ["floor", "requests-iter_lines", "ssekit-iter_sse", "ssekit-accumulate", "ssekit-stream_completion", "httpx-sse", "sseclient-py"]
+SDKS = {"openai": ("chat", "tools", "responses"), "openai-stream": ("chat", "tools", "responses"), "anthropic-stream": ("messages",)}
+CLIENT_ORDER = ["drain"] + PARSERS + list(SDKS)
+SSEKIT = ["ssekit-iter_sse", "ssekit-accumulate", "ssekit-stream_completion"]
+PACE_US = 2000  # the latency runs: one event every 2 ms
+JOB_TIMEOUT = 900.0
+
+
+class Settings:
+    """Sizes of one run: the full defaults, or tiny ones for --smoke."""
+
+    def __init__(self, smoke: bool, reps: Optional[int], events: Optional[int]) -> None:
+        self.smoke = smoke
+        self.reps = reps or (1 if smoke else 5)
+        self.events = events or (200 if smoke else 20000)
+        self.scaling = [50, 400] if smoke else [5000, 20000, 100000, 1000000]
+        self.scaling_reps = 1 if smoke else 3
+        self.latency_events = 20 if smoke else 1000
+        self.memory_bytes = 2 * 1024 * 1024 if smoke else 1024 ** 3
+
+
+# --- the server and the client processes ----------------------------------------------
+
+
+class BenchServer:
+    """bench/server.py in a subprocess, for the duration of a ``with`` block."""
+
+    def __init__(self, python: str) -> None:
+        self.process = subprocess.Popen(
+            [python, os.path.join(HERE, "server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        line = self.process.stdout.readline()
+        if not line.strip():
+            self.process.kill()
+            raise RuntimeError("the benchmark server did not start")
+        self.port = int(line)
+
+    def prepare(self, fmt: str, framing: str, n: int) -> None:
+        """Frame a response ahead of the timed runs (the server caches it)."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        try:
+            conn.request("GET", "/prepare/%s/%s/%d" % (fmt, framing, n))
+            conn.getresponse().read()
+        finally:
+            conn.close()
+
+    def job(self, client: str, fmt: str, framing: str, n: int, pace_us: int = 0) -> Dict[str, Any]:
+        token = uuid.uuid4().hex if pace_us else ""
+        path = "/b/%s/%s/%d/%d/%s" % (fmt, framing, n, pace_us, token or "-")
+        return {
+            "client": client,
+            "format": fmt,
+            "framing": framing,
+            "n": n,
+            "port": self.port,
+            "path": path,
+            "url": "http://127.0.0.1:%d%s" % (self.port, path),
+            "token": token,
+        }
+
+    def __enter__(self) -> "BenchServer":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run_clients(python: str, jobs: List[Dict[str, Any]]) -> Iterable[Dict[str, Any]]:
+    """Run *jobs* in one fresh clients.py process; yield one report per job, as it comes."""
+    process = subprocess.Popen(
+        [python, os.path.join(HERE, "clients.py"), json.dumps(jobs)], stdout=subprocess.PIPE, universal_newlines=True
+    )
+    deadline = time.monotonic() + JOB_TIMEOUT * max(1, len(jobs))
+    try:
+        for job in jobs:
+            line = process.stdout.readline()
+            if not line:
+                yield dict(job, error="the client process died (exit status %s)" % process.wait())
+                return
+            yield dict(job, **json.loads(line))
+            if time.monotonic() > deadline:
+                raise RuntimeError("the client process overran its time")
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+_EXPECTED = {}  # type: Dict[Tuple[str, int], Dict[str, Any]]
+
+
+def check(report: Dict[str, Any]) -> Dict[str, Any]:
+    """Mark the report ok / wrong / error / skipped; a report is timed only when ok."""
+    if "skip" in report:
+        report["status"] = "skipped"
+    elif "error" in report:
+        report["status"] = "error"
+    elif report["client"] == "drain":
+        report["status"] = "ok"
+    else:
+        key = (report["format"], report["n"])
+        if key not in _EXPECTED:
+            _EXPECTED[key] = streams.build(*key).expected
+        report["status"] = "ok" if report["result"] == _EXPECTED[key] else "wrong"
+        if report["status"] == "wrong":
+            report["expected"] = _EXPECTED[key]
+    return report
+
+
+def measure(
+    server: BenchServer, settings: Settings, python: str, cases: Sequence[Tuple[str, str, str, int]], reps: int, pace_us: int = 0
+) -> List[Dict[str, Any]]:
+    """Run every (client, format, framing, n) case *reps* times, interleaved; return all reports.
+
+    Full runs start one process per run, rotating the order every round;
+    smoke runs put every case in one process to finish in seconds.
+    """
+    for fmt, framing, n in sorted({case[1:] for case in cases}):
+        server.prepare(fmt, framing, n)
+    reports = []  # type: List[Dict[str, Any]]
+    for rep in range(reps):
+        order = list(cases[rep % len(cases) :]) + list(cases[: rep % len(cases)])
+        jobs = [server.job(client, fmt, framing, n, pace_us) for client, fmt, framing, n in order]
+        batches = [jobs] if settings.smoke else [[job] for job in jobs]
+        for batch in batches:
+            for report in run_clients(python, batch):
+                report["rep"] = rep
+                reports.append(check(report))
+                note_failure(report)
+    return reports
+
+
+def note_failure(report: Dict[str, Any]) -> None:
+    if report["status"] in ("wrong", "error"):
+        detail = report.get("error") or "result %s, expected %s" % (report.get("result"), report.get("expected"))
+        print(
+            "  %s: %s on %s/%s/%d: %s" % (report["status"].upper(), report["client"], report["format"], report["framing"], report["n"], detail),
+            file=sys.stderr,
+        )
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def events_of(fmt: str, n: int) -> int:
+    """Events in stream (*fmt*, *n*): the *n* content events and a fixed number around them."""
+    return n + len(streams.build(fmt, 0).events)
+
+
+def summarize(reports: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """One row per (client, format, framing, n): medians, CPU per event, ratio to the floor."""
+    groups = {}  # type: Dict[Tuple[str, str, str, int], List[Dict[str, Any]]]
+    for report in reports:
+        groups.setdefault((report["client"], report["format"], report["framing"], report["n"]), []).append(report)
+    floor_cpu = {}  # type: Dict[Tuple[str, str, int, int], float]
+    for report in reports:
+        if report["client"] == "floor" and report["status"] == "ok":
+            floor_cpu[(report["format"], report["framing"], report["n"], report["rep"])] = report["cpu"]
+    rows = []
+    for (client, fmt, framing, n), group in groups.items():
+        row = {"client": client, "format": fmt, "framing": framing, "n": n, "runs": len(group)}  # type: Dict[str, Any]
+        statuses = {report["status"] for report in group}
+        row["status"] = next(s for s in ("error", "wrong", "skipped", "ok") if s in statuses)
+        row["detail"] = next((r.get("skip") or r.get("error") for r in group if r["status"] != "ok"), None)
+        good = [report for report in group if report["status"] == "ok"]
+        if good and row["status"] == "ok":
+            events = events_of(fmt, n)
+            cpu = statistics.median(r["cpu"] for r in good)
+            wall = statistics.median(r["wall"] for r in good)
+            row.update(events=events, cpu_s=cpu, wall_s=wall, cpu_us_per_event=cpu / events * 1e6, events_per_s=events / wall)
+            row["peak_rss_mb"] = max(r["rss_kb"] or 0 for r in good) / 1024.0
+            ratios = [
+                r["cpu"] / floor_cpu[(fmt, framing, n, r["rep"])] for r in good if (fmt, framing, n, r["rep"]) in floor_cpu
+            ]
+            row["x_floor"] = statistics.median(ratios) if ratios else None
+            latencies = [r["latency_ms"] for r in good if r.get("latency_ms")]
+            if latencies:
+                row["latency_ms"] = latency_figures(latencies)
+        rows.append(row)
+    rows.sort(key=lambda row: (row["format"], row["framing"], row["n"], CLIENT_ORDER.index(row["client"])))
+    return rows
+
+
+def percentile(values: List[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def latency_figures(runs: List[List[float]]) -> Dict[str, float]:
+    """p50 / p99 / max over every event of every run, and the worst first event."""
+    every = [value for run in runs for value in run]
+    return {
+        "first": max(run[0] for run in runs),
+        "p50": percentile(every, 0.50),
+        "p99": percentile(every, 0.99),
+        "max": max(every),
+        "samples": len(every),
+    }
+
+
+# --- the sections of a run -------------------------------------------------------------
+
+
+def applicable(client: str, fmt: str) -> bool:
+    return client not in SDKS or fmt in SDKS[client]
+
+
+def section_throughput(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    cases = [(client, fmt, "large", s.events) for fmt in streams.FORMATS for client in CLIENT_ORDER if applicable(client, fmt)]
+    return summarize(measure(server, s, python, cases, s.reps))
+
+
+def section_framings(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    clients = ["drain", "floor", "requests-iter_lines"] + SSEKIT + ["httpx-sse"]
+    cases = [(client, "chat", framing, s.events) for framing in ("event", "close", "gzip") for client in clients]
+    return summarize(measure(server, s, python, cases, s.reps))
+
+
+def section_scaling(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    cases = [(client, "chat", "large", n) for n in s.scaling for client in ["floor"] + SSEKIT]
+    return summarize(measure(server, s, python, cases, s.scaling_reps))
+
+
+def section_latency(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    clients = PARSERS + ["openai", "openai-stream"]
+    cases = [(client, "chat", framing, s.latency_events) for framing in ("event", "close", "gzip") for client in clients]
+    return summarize(measure(server, s, python, cases, 1, PACE_US))
+
+
+def section_memory(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    job = {"kind": "memory", "url": "http://127.0.0.1:%d/mem/%d" % (server.port, s.memory_bytes)}
+    report = next(iter(run_clients(python, [job])))
+    expected = streams.memory_events(s.memory_bytes)
+    report.update(bytes=s.memory_bytes, expected_events=expected)
+    report["status"] = "error" if "error" in report else ("ok" if report["events"] == expected else "wrong")
+    if report["status"] != "ok":
+        print("  %s: memory run: %s" % (report["status"].upper(), report.get("error") or report), file=sys.stderr)
+    return [report]
+
+
+SECTIONS = {
+    "throughput": section_throughput,
+    "framings": section_framings,
+    "scaling": section_scaling,
+    "latency": section_latency,
+    "memory": section_memory,
+}
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def _fmt(value: Optional[float], pattern: str) -> str:
+    return "-" if value is None else pattern % value
+
+
+def _status(row: Dict[str, Any]) -> str:
+    if row["status"] == "ok":
+        return "ok"
+    return "%s: %s" % (row["status"], (row.get("detail") or "").replace("|", "/")[:80])
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def throughput_table(rows: List[Dict[str, Any]], fmt: str) -> str:
+    return table(
+        ["client", "result", "events/s", "CPU µs/event", "× floor CPU", "peak RSS MB"],
+        (
+            [
+                r["client"],
+                _status(r),
+                _fmt(r.get("events_per_s"), "%.0f"),
+                _fmt(r.get("cpu_us_per_event"), "%.2f"),
+                _fmt(r.get("x_floor"), "%.3f"),
+                _fmt(r.get("peak_rss_mb"), "%.1f"),
+            ]
+            for r in rows
+            if r["format"] == fmt
+        ),
+    )
+
+
+def framings_table(rows: List[Dict[str, Any]]) -> str:
+    framings = ["large", "event", "close", "gzip"]
+    by = {(r["client"], r["framing"]): r for r in rows if r["format"] == "chat"}
+    clients = [c for c in CLIENT_ORDER if any((c, f) in by for f in framings[1:])]
+    cells = []
+    for client in clients:
+        line = [client]
+        for framing in framings:
+            r = by.get((client, framing))
+            if r is None or r["status"] != "ok":
+                line.append("-" if r is None else r["status"])
+            else:
+                line.append("%.2f µs (%s×)" % (r["cpu_us_per_event"], _fmt(r.get("x_floor"), "%.2f")))
+        cells.append(line)
+    return table(["client (CPU per event, × floor)"] + framings, cells)
+
+
+def scaling_table(rows: List[Dict[str, Any]]) -> str:
+    sizes = sorted({r["n"] for r in rows})
+    cells = []
+    for client in [c for c in CLIENT_ORDER if any(r["client"] == c for r in rows)]:
+        per = {r["n"]: r for r in rows if r["client"] == client}
+        costs = [per[n].get("cpu_us_per_event") for n in sizes if n in per]
+        line = [client] + [_fmt(per[n].get("cpu_us_per_event") if n in per else None, "%.2f") for n in sizes]
+        line.append(_fmt(max(costs) / min(costs) if costs and None not in costs else None, "%.2f"))
+        cells.append(line)
+    return table(["client (CPU µs/event)"] + ["%s events" % format(n, ",") for n in sizes] + ["max/min"], cells)
+
+
+def latency_table(rows: List[Dict[str, Any]]) -> str:
+    cells = []
+    for r in rows:
+        lat = r.get("latency_ms")
+        line = [r["client"], r["framing"], _status(r)]
+        line += [_fmt(lat and lat[key], "%.3f") for key in ("first", "p50", "p99", "max")]
+        cells.append(line)
+    return table(["client", "framing", "result", "first ms", "p50 ms", "p99 ms", "max ms"], cells)
+
+
+def find(rows: List[Dict[str, Any]], client: str, fmt: str = "chat", framing: str = "large") -> Optional[Dict[str, Any]]:
+    return next((r for r in rows if (r["client"], r["format"], r["framing"]) == (client, fmt, framing)), None)
+
+
+def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Optional[bool]]]:
+    """Each target of the issue: (what, measured, met) — met is None when not measured in this run."""
+    out = []  # type: List[Tuple[str, str, Optional[bool]]]
+    through = results.get("throughput", [])
+    for client, fmt, bar in [
+        ("ssekit-accumulate", "chat", 1.15),
+        ("ssekit-accumulate", "tools", 1.2),
+        ("ssekit-accumulate", "messages", 1.2),
+        ("ssekit-iter_sse", "chat", 1.05),
+    ]:
+        row = find(through, client, fmt)
+        ratio = row.get("x_floor") if row else None
+        out.append(("%s on the %s stream ≤ %.2f× floor CPU" % (client, fmt, bar), _fmt(ratio, "%.3f×"), None if ratio is None else ratio <= bar))
+    scaling = results.get("scaling", [])
+    for client in SSEKIT:
+        costs = [r["cpu_us_per_event"] for r in scaling if r["client"] == client and r.get("cpu_us_per_event")]
+        spread = max(costs) / min(costs) if len(costs) > 1 else None
+        out.append(("%s cost per event flat over the sizes (max/min ≤ 1.25)" % client, _fmt(spread, "%.2f"), None if spread is None else spread <= 1.25))
+    latency = results.get("latency", [])
+    for framing in ("event", "close", "gzip"):
+        worst = None  # type: Optional[float]
+        for client in SSEKIT:
+            row = find(latency, client, "chat", framing)
+            if row and row.get("latency_ms"):
+                lat = row["latency_ms"]
+                worst = max(worst or 0.0, lat["p99"], lat["first"])
+        out.append(("ssekit p99 and first-event latency < 0.5 ms, %s framing" % framing, _fmt(worst, "%.3f ms"), None if worst is None else worst < 0.5))
+    memory = results.get("memory")
+    if memory and memory[0].get("rss_kb"):
+        mb = memory[0]["rss_kb"] / 1024.0
+        out.append(("decoding %.0f MB without accumulating: peak RSS < 50 MB" % (memory[0]["bytes"] / 1e6), "%.1f MB" % mb, mb < 50))
+    return out
+
+
+def checkout_version() -> str:
+    """The ssekit the clients import: this checkout's version and commit."""
+    root = os.path.dirname(HERE)
+    with open(os.path.join(root, "ssekit", "__init__.py")) as init:
+        version = next((line.split("=")[1].strip().strip("\"'") for line in init if line.startswith("__version__")), "?")
+    try:
+        commit = subprocess.check_output(["git", "-C", root, "describe", "--always", "--dirty"], universal_newlines=True, stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "no git"
+    return "%s (checkout %s)" % (version, commit)
+
+
+def environment(python: str) -> Dict[str, Any]:
+    """Machine, interpreter and package versions, as seen by the client processes."""
+    code = (
+        "import json, platform, sys\n"
+        "def version(name):\n"
+        "    try:\n"
+        "        from importlib.metadata import version as v\n"
+        "        return v(name)\n"
+        "    except Exception:\n"
+        "        return None\n"
+        "names = ['requests', 'urllib3', 'httpx', 'httpx-sse', 'sseclient-py', 'openai', 'anthropic']\n"
+        "print(json.dumps({'python': sys.version.split()[0], 'implementation': platform.python_implementation(),"
+        " 'packages': {n: version(n) for n in names}}))\n"
+    )
+    info = json.loads(subprocess.check_output([python, "-c", code], universal_newlines=True))
+    info["packages"] = dict([("ssekit", checkout_version())] + list(info["packages"].items()))
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info.update(
+        date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        machine="%s, %s, %s cores" % (platform.platform(), cpu, os.cpu_count()),
+        load_average=os.getloadavg() if hasattr(os, "getloadavg") else None,
+        command="python bench/run.py " + " ".join(sys.argv[1:]),
+    )
+    return info
+
+
+def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict[str, Any]]]) -> str:
+    packages = ", ".join("%s %s" % (name, version) for name, version in env["packages"].items() if version)
+    out = [
+        "# ssekit benchmark%s" % (" (smoke run: tiny streams, figures meaningless)" if settings.smoke else ""),
+        "",
+        "- date: %s; command: `%s`" % (env["date"], env["command"]),
+        "- machine: %s; load average at start: %s" % (env["machine"], env["load_average"]),
+        "- Python %s (%s); %s" % (env["python"], env["implementation"], packages),
+        "- %d repetitions per figure (medians), each run in a fresh process; × floor is the median of the"
+        " per-repetition ratios to the floor client's CPU time in the same run" % settings.reps,
+    ]
+    through = results.get("throughput")
+    if through:
+        sizes = {fmt: sum(len(e) for e in streams.build(fmt, 50).events) / len(streams.build(fmt, 50).events) for fmt in streams.FORMATS}
+        for fmt, title in [
+            ("chat", "OpenAI chat stream"),
+            ("tools", "parallel tool-call stream (OpenAI chat)"),
+            ("messages", "Anthropic Messages stream"),
+            ("responses", "OpenAI Responses stream"),
+        ]:
+            out += ["", "## %s: %s events (≈%.0f B each), large writes" % (title, format(settings.events, ","), sizes[fmt]), ""]
+            out.append(throughput_table(through, fmt))
+    if results.get("framings") or through:
+        rows = (through or []) + (results.get("framings") or [])
+        out += ["", "## Framings: the chat stream, CPU per event and × floor", "", framings_table(rows)]
+    if results.get("scaling"):
+        out += ["", "## Scaling: the chat stream, large writes", "", scaling_table(results["scaling"])]
+    if results.get("latency"):
+        out += [
+            "",
+            "## Latency: one chat event every %d ms, server write → client hand-off (%d events per run)" % (PACE_US // 1000, settings.latency_events),
+            "",
+            latency_table(results["latency"]),
+        ]
+    if results.get("memory"):
+        m = results["memory"][0]
+        out += [
+            "",
+            "## Memory: decoding %.0f MB of chat events with ssekit iter_sse, nothing kept" % (m["bytes"] / 1e6),
+            "",
+            "%s: %s events (expected %s), peak RSS %s MB"
+            % (m["status"], format(m.get("events", 0), ","), format(m["expected_events"], ","), _fmt(m.get("rss_kb") and m["rss_kb"] / 1024.0, "%.1f")),
+        ]
+    goals = [] if settings.smoke else targets(results)
+    if goals:
+        met = {True: "yes", False: "**no**", None: "not measured"}
+        out += ["", "## Targets", "", table(["target", "measured", "met"], ([what, value, met[ok]] for what, value, ok in goals))]
+    return "\n".join(out) + "\n"
+
+
+# --- soak ------------------------------------------------------------------------------------
+
+
+def soak(python: str, seconds: float, json_path: Optional[str]) -> int:
+    """Stream completions back to back for *seconds*; print RSS, fds and threads over time."""
+    interval = max(1.0, seconds / 20.0)
+    samples = []  # type: List[Dict[str, Any]]
+    print("# ssekit soak: stream_completion back to back for %.0f s (chat, 2,000 events, one write per event)\n" % seconds)
+    print("| t (s) | streams | RSS MB | fds | threads |\n|---|---|---|---|---|")
+    with BenchServer(python) as server:
+        job = server.job("ssekit-stream_completion", "chat", "event", 2000)
+        server.prepare("chat", "event", 2000)
+        job.update(kind="soak", seconds=seconds, interval=interval)
+        process = subprocess.Popen(
+            [python, os.path.join(HERE, "clients.py"), json.dumps([job])], stdout=subprocess.PIPE, universal_newlines=True
+        )
+        for line in process.stdout:
+            sample = json.loads(line)
+            if "error" in sample:
+                print("ERROR: %s" % sample["error"])
+                process.wait()
+                return 1
+            samples.append(sample)
+            print("| %s | %d | %.1f | %s | %s |" % (sample["t"], sample["streams"], sample["rss_kb"] / 1024.0, sample["fds"], sample["threads"]), flush=True)
+        status = process.wait()
+    if status or len(samples) < 2:
+        print("the soak process failed (exit status %s)" % status)
+        return 1
+    settled = next(s for s in samples if s["t"] >= seconds * 0.1)
+    growth = (samples[-1]["rss_kb"] - settled["rss_kb"]) / 1024.0
+    flat = growth <= 1.0
+    print(
+        "\n%d streams; RSS %.1f MB at %.0f s, %.1f MB at the end: %+.2f MB (%s); fds %s -> %s; threads %s -> %s"
+        % (
+            samples[-1]["streams"],
+            settled["rss_kb"] / 1024.0,
+            settled["t"],
+            samples[-1]["rss_kb"] / 1024.0,
+            growth,
+            "flat" if flat else "GROWING",
+            samples[0]["fds"],
+            samples[-1]["fds"],
+            samples[0]["threads"],
+            samples[-1]["threads"],
+        )
+    )
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump({"soak_seconds": seconds, "samples": samples, "rss_growth_mb": growth, "flat": flat}, out, indent=1)
+    return 0
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny streams: checks results, never timings")
+    parser.add_argument("--soak", nargs="?", type=float, const=600.0, metavar="SECONDS", help="soak run (default 600 s)")
+    parser.add_argument("--json", metavar="PATH", help="where to write the JSON (default bench/results.json; smoke: none)")
+    parser.add_argument("--only", metavar="SECTIONS", help="comma-separated subset of: " + ", ".join(SECTIONS))
+    parser.add_argument("--reps", type=int, help="repetitions per figure (default 5)")
+    parser.add_argument("--events", type=int, help="content events per throughput stream (default 20000)")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the server and clients (default: this one)")
+    args = parser.parse_args(argv)
+    if args.soak is not None:
+        return soak(args.python, args.soak, args.json)
+    settings = Settings(args.smoke, args.reps, args.events)
+    names = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        parser.error("unknown section(s): %s" % ", ".join(unknown))
+    env = environment(args.python)
+    results = {}  # type: Dict[str, List[Dict[str, Any]]]
+    started = time.monotonic()
+    with BenchServer(args.python) as server:
+        for name in names:
+            begun = time.monotonic()
+            results[name] = SECTIONS[name](server, settings, args.python)
+            print("%s: %.1f s" % (name, time.monotonic() - begun), file=sys.stderr, flush=True)
+    sys.stdout.write(render(env, settings, results))
+    failures = [r for rows in results.values() for r in rows if r["status"] in ("wrong", "error")]
+    skipped = sorted({"%s (%s)" % (r["client"], r.get("detail") or r.get("skip")) for rows in results.values() for r in rows if r["status"] == "skipped"})
+    for line in skipped:
+        print("skipped: " + line)
+    print("%d figures, %d wrong or crashed, %.0f s" % (sum(map(len, results.values())), len(failures), time.monotonic() - started))
+    json_path = args.json or (None if args.smoke else os.path.join(HERE, "results.json"))
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump({"environment": env, "settings": vars(settings), "results": results, "targets": targets(results)}, out, indent=1)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
