@@ -7,7 +7,11 @@ the client did not hang (elapsed time) and, after every test, that no socket
 (``/proc/self/fd``) and no thread was left behind.
 """
 import gc
+import io
+import logging
 import os
+import socket
+import traceback
 import threading
 import time
 import tracemalloc
@@ -172,6 +176,20 @@ class OversizedInput(HostileTestCase):
         self.assertIn("line exceeds the 1048576-byte limit", str(error))
         self.assertLess(peak, 8 << 20, "peak traced memory %d bytes for a 1 MiB limit" % peak)
         self.assertLess(elapsed, 2.0)
+
+    def test_gzip_bomb_is_refused_with_bounded_memory(self) -> None:
+        # 128 MiB of one line in ~130 KB of gzip. urllib3 < 2.1 inflates each 64 KiB read
+        # whole (~16 MiB here); newer versions hand over at most 64 KiB at a time.
+        url = self.serve(ScriptedResponse.sse([START, HELLO, b"data: "] + [b"x" * (8 << 20)] * 16, gzip=True))
+        tracemalloc.start()
+        try:
+            error, deltas, elapsed = self.fail_stream(EventTooLargeError, url, max_event_size=1 << 20)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.assertEqual((deltas, error.partial.text), (["Hello"], "Hello"))
+        self.assertLess(peak, 40 << 20, "peak traced memory %d bytes for a 1 MiB limit" % peak)
+        self.assertLess(elapsed, 3.0)
 
     def test_event_far_over_the_size_limit(self) -> None:
         # Many short data lines: each line is fine, the event is 16 MiB.
@@ -388,6 +406,61 @@ class CrossHostRedirect(HostileTestCase):
                 self.assertEqual(len(list(source.iter_sse())), len(EVENTS))
         self.assertEqual(self.server.requests[0].headers["Authorization"], "Bearer " + KEY)
         self.assertIsNone(self.other.requests[0].headers.get("Authorization"))
+
+
+class KeysNeverShown(HostileTestCase):
+    """Whatever goes wrong, the API key is in no repr, message, traceback or ssekit log line."""
+
+    def check_nothing_leaked(self) -> None:
+        # A retried 503 leaves the socket of stream_completion's own session to the garbage
+        # collector under urllib3 2 (Session.close() does not close pooled sockets; reported).
+        gc.collect()
+        super().check_nothing_leaked()
+
+    def test_key_in_header_query_and_userinfo_through_every_failure(self) -> None:
+        events = generation_events("Hello world")
+        cases = {
+            "ok": ScriptedResponse.sse(events),
+            "unauthorized": ScriptedResponse.json({"error": {"message": "invalid key"}}, status=401),
+            "overloaded": ScriptedResponse.json({"error": "busy"}, status=503, retry_after=0),
+            "stall": ScriptedResponse.sse(events[:2], stall=True),
+            "cut": ScriptedResponse.sse(events[:2] + [b"data: {"], cut_after=10 ** 6),
+            "html": ScriptedResponse.text("<p>hi</p>"),
+            "garbage": ScriptedResponse.sse(events[:2] + [b"data: {oops\n\n"]),
+            "error-event": ScriptedResponse.sse(events[:2] + [sse_event({"type": "error", "message": "boom"})]),
+        }
+        urls = []
+        for name, response in cases.items():
+            urls.append(self.serve(response, "/" + name) + "?api_key=" + KEY)
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        urls += ["http://127.0.0.1:%d/v1?key=%s" % (port, KEY), "http://user:%s@127.0.0.1:%d/v1" % (KEY, port)]
+        log = io.StringIO()
+        handler = logging.StreamHandler(log)
+        logger = logging.getLogger("ssekit")
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        self.addCleanup(logger.removeHandler, handler)
+        self.addCleanup(logger.setLevel, level)
+        failures = 0
+        for url in urls:
+            stream = stream_completion(url, json=REQUEST, api_key=KEY, retry=1, timeout=(1, 0.3))
+            shown = [repr(stream)]
+            try:
+                with stream:
+                    list(stream)
+            except SSEKitError as error:
+                failures += 1
+                shown += [str(error), repr(error), repr(error.partial), repr(vars(error))]
+                shown += traceback.format_exception(type(error), error, error.__traceback__)
+            shown += [repr(stream), repr(stream.completion)]
+            for text in shown:
+                self.assertNotIn(KEY, text, url.replace(KEY, "KEY"))
+        self.assertEqual(failures, len(urls) - 1)
+        self.assertIn("retrying", log.getvalue())  # the log did record the failures
+        self.assertNotIn(KEY, log.getvalue())
 
 
 if __name__ == "__main__":
