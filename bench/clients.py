@@ -201,8 +201,8 @@ def _gunzip(source: Iterator[bytes]) -> Iterator[bytes]:
             yield data
 
 
-def raw_body(sock: socket.socket) -> Iterator[bytes]:
-    """The decoded body of the response on *sock*, each piece as soon as it was received."""
+def _read_head(sock: socket.socket) -> Tuple[bytes, bytes]:
+    """The response head (without its blank line) and the body bytes that came with it."""
     head = b""
     while b"\r\n\r\n" not in head:
         data = sock.recv(65536)
@@ -210,6 +210,12 @@ def raw_body(sock: socket.socket) -> Iterator[bytes]:
             raise RuntimeError("the server closed before the response head")
         head += data
     head, _, rest = head.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def raw_body(sock: socket.socket) -> Iterator[bytes]:
+    """The decoded body of the response on *sock*, each piece as soon as it was received."""
+    head, rest = _read_head(sock)
     lines = head.decode("latin-1").lower().split("\r\n")
     if lines[0].split(" ")[1] != "200":
         raise RuntimeError("HTTP status %s" % lines[0])
@@ -221,25 +227,14 @@ def raw_body(sock: socket.socket) -> Iterator[bytes]:
     return body
 
 
-
-def _announced_bytes(sock: socket.socket) -> Tuple[int, int]:
-    """Read the response head; return (body bytes announced by the server, body bytes already read)."""
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = sock.recv(65536)
-        if not data:
-            raise RuntimeError("the server closed before the response head")
-        head += data
-    head, _, rest = head.partition(b"\r\n\r\n")
-    return int(head.split(b"X-Bench-Body-Bytes: ")[1].split(b"\r\n")[0]), len(rest)
-
-
 def client_drain(job: Dict[str, Any], sink: Sink) -> Run:
     """Reads the bytes and nothing else: the server's ceiling."""
 
     def run() -> Result:
         with _raw_request(job) as sock:
-            announced, total = _announced_bytes(sock)
+            head, rest = _read_head(sock)
+            announced = int(head.split(b"X-Bench-Body-Bytes: ")[1].split(b"\r\n")[0])
+            total = len(rest)
             recv = sock.recv
             while total < announced:
                 data = recv(262144)
@@ -488,6 +483,7 @@ def client_openai_stream(job: Dict[str, Any], sink: Sink) -> Run:
         raise Skip("this openai version has no chat.completions.stream() helper")
 
     def chat() -> Result:
+        assert helper is not None
         with helper(model=streams.CHAT_MODEL, messages=messages, stream_options={"include_usage": True}) as stream:
             for event in stream:
                 if event.type == "content.delta" and event.delta:
@@ -579,16 +575,16 @@ def run_job(job: Dict[str, Any]) -> Dict[str, Any]:
     report = {"client": job["client"], "format": job["format"]}  # type: Dict[str, Any]
     parts = []  # type: List[str]
     stamps = []  # type: List[float]
+    sink = parts.append  # type: Sink
     if job.get("token"):
         now = time.monotonic
         append, stamp = parts.append, stamps.append
 
-        def sink(piece: str) -> None:
+        def stamped(piece: str) -> None:
             append(piece)
             stamp(now())
 
-    else:
-        sink = parts.append
+        sink = stamped
     try:
         run = CLIENTS[job["client"]](job, sink)
         cpu, wall = time.process_time(), time.perf_counter()

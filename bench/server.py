@@ -159,6 +159,8 @@ class Server:
                 conn.sendall(data)
             return not framed.close
         times = []  # type: List[float]
+        with self._lock:  # published before the first write: the client asks once it has the last event
+            self._times[token] = times
         due = time.monotonic()
         now = time.monotonic
         for i, data in enumerate(writes):
@@ -172,8 +174,6 @@ class Server:
             if framed.text_writes[i]:
                 times.append(now())
             conn.sendall(framed.head + data if i == 0 else data)
-        with self._lock:
-            self._times[token] = times
         return not framed.close
 
     def _memory(self, conn: socket.socket, total: int) -> bool:

@@ -189,7 +189,7 @@ def _tools(stream: Stream, n: int) -> None:
 
 
 def _messages(stream: Stream, n: int) -> None:
-    message = {
+    message = {  # type: Dict[str, Any]
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "type": "message",
         "role": "assistant",
