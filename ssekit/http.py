@@ -12,6 +12,7 @@ import re
 import socket
 import time
 from typing import Any, Iterator, Optional
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -56,6 +57,10 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
         headers["Accept"] = EVENT_STREAM
     headers.setdefault("Cache-Control", "no-cache")
     kwargs["stream"] = True
+    hooks = dict(kwargs.pop("hooks", None) or {})
+    response_hooks = hooks.get("response") or []
+    hooks["response"] = ([response_hooks] if callable(response_hooks) else list(response_hooks)) + [_keep_keys_home]
+    kwargs["hooks"] = hooks
     where = "%s %s" % (method.upper(), redact_url(url))
     try:
         response = session.request(method, url, headers=headers, **kwargs)
@@ -75,6 +80,36 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
         with contextlib.closing(response):
             raise status_error(response, where)
     return response
+
+
+#: Request headers that carry API keys besides Authorization (which requests itself strips).
+KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
+
+
+def _keep_keys_home(response: requests.Response, **kwargs: Any) -> None:
+    """Response hook: on a redirect to another host, drop the :data:`KEY_HEADERS` as requests drops Authorization."""
+    if response.is_redirect:
+        target = urljoin(response.url, response.headers.get("Location", ""))
+        if urlsplit(target).hostname != urlsplit(response.url).hostname:
+            for name in KEY_HEADERS:
+                response.request.headers.pop(name, None)
+
+
+def close_session(session: requests.Session) -> None:
+    """Close *session* and the idle connections in its pools.
+
+    ``Session.close()`` alone leaves them open under urllib3 2 (its
+    ``PoolManager.clear()`` no longer closes the pools, psf/requests#6573):
+    their sockets would wait for the garbage collector.
+    """
+    for adapter in session.adapters.values():
+        pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+        if pools is not None:
+            for key in list(pools.keys()):
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
+    session.close()
 
 
 def short_reason(exc: BaseException) -> str:
@@ -253,6 +288,8 @@ class EventSource:
             if decoded:
                 yield decoded
             if not data:
+                if getattr(fp, "length", None):  # the body ended short of its Content-Length
+                    raise http.client.IncompleteRead(b"", fp.length)
                 if fp.isclosed():
                     raw.release_conn()  # fully read: the connection may be reused
                 return

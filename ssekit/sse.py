@@ -136,12 +136,11 @@ class SSEDecoder:
             lines[0] = b"".join(self._partial_line)
             self._partial_line = []
             self._partial_size = 0
+        at_start, self._at_start = self._at_start, False  # from here on, no line is the first
         if rest:
             self._keep_partial_line(rest)
-        if self._at_start:
-            self._at_start = False
-            if lines[0][:3] == _BOM:
-                lines[0] = lines[0][3:]
+        if at_start and lines[0][:3] == _BOM:
+            lines[0] = lines[0][3:]
         if len(chunk) > self.max_event_size or len(lines[0]) > self.max_event_size:
             self._check_line_sizes(lines)
         return self._process_lines(lines)
@@ -157,6 +156,10 @@ class SSEDecoder:
         self._partial_line.append(piece)
         self._partial_size += len(piece)
         if self._partial_size > self.max_event_size:
+            if self._at_start:  # a leading BOM (or what may still become one) is not part of the line
+                lead = b"".join(self._partial_line)[: len(_BOM)]
+                if _BOM.startswith(lead) and self._partial_size - len(lead) <= self.max_event_size:
+                    return
             self._too_large("line")
 
     def _check_line_sizes(self, lines: List[bytes]) -> None:

@@ -4,6 +4,7 @@ Both sit on :mod:`ssekit.http` and take their deadline, cancellation and
 retry rules from :mod:`ssekit.control`; ``stream_completion`` feeds the
 wire-format accumulators of :mod:`ssekit.formats`.
 """
+import json as json_module
 import logging
 import os
 import threading
@@ -14,9 +15,10 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from .completion import Completion
-from .control import RETRY_STATUSES, Attempt, RetryLike, TimeoutLike, attempts, retry_after, retry_policy, watching
+from .control import MAX_RETRY_AFTER, RETRY_STATUSES, Attempt, RetryLike, TimeoutLike, attempts, retry_after, retry_policy, watching
 from .errors import (
     APIStatusError,
+    EventTooLargeError,
     IncompleteStreamError,
     SSEKitError,
     StreamConnectionError,
@@ -24,7 +26,7 @@ from .errors import (
     redact_url,
 )
 from .formats import Accumulator, completion_from_result, new_accumulator
-from .http import EventSource, content_type_error, is_event_stream, open_response, parse_body, read_body
+from .http import KEY_HEADERS, EventSource, close_session, content_type_error, is_event_stream, open_response, parse_body, read_body
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
@@ -77,6 +79,25 @@ def _with_partial(error: SSEKitError, partial: Completion, committed: bool) -> N
             len(partial.text),
         )
         error.args = (error.message,)
+
+
+def _scrub(error: SSEKitError, headers: Mapping[str, str]) -> None:
+    """Replace the request's secrets (Authorization and the key headers) in *error*'s message and body."""
+    secrets = set()
+    for name in ("Authorization",) + KEY_HEADERS:
+        value = headers.get(name)
+        if value:
+            secrets.add(value)
+            secrets.update(part for part in value.split() if len(part) >= 8)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in error.message:
+            error.message = error.message.replace(secret, "[redacted]")
+            error.args = (error.message,)
+        body = getattr(error, "body", None)
+        if isinstance(body, str) and secret in body:
+            error.body = body.replace(secret, "[redacted]")  # type: ignore[attr-defined]
+        elif isinstance(body, (dict, list)) and secret in json_module.dumps(body):
+            error.body = json_module.loads(json_module.dumps(body).replace(secret, "[redacted]"))  # type: ignore[attr-defined]
 
 
 class CompletionStream:
@@ -235,6 +256,7 @@ class CompletionStream:
             if self._stop.is_set():  # the cancel's interrupt broke the read or the request
                 return
             _with_partial(exc, self.completion, self._attempt is not None and self._attempt.committed)
+            _scrub(exc, self._headers)
             raise
         except BaseException as exc:
             if not isinstance(exc, Exception):  # Ctrl-C, or the generator closed by a break
@@ -244,7 +266,7 @@ class CompletionStream:
             self._finished = True
             self._source = None
             if self._session is None:
-                session.close()
+                close_session(session)
 
     def _try(self, session: requests.Session, attempt: Attempt) -> Iterator[Tuple[ServerSentEvent, str]]:
         """One request: (event, text delta) pairs until the stream ends (nothing once cancelled)."""
@@ -284,7 +306,13 @@ class CompletionStream:
         expected = "text/event-stream or a JSON result of a known format"
         if "json" not in (response.headers.get("Content-Type") or "").lower():
             raise content_type_error(response, expected)
-        data = read_body(response, self._max_event_size)
+        data = read_body(response, self._max_event_size + 1)
+        if len(data) > self._max_event_size:
+            raise EventTooLargeError(
+                "the non-streamed JSON answer exceeds the %d-byte limit (raise max_event_size if this server is trusted)"
+                % self._max_event_size,
+                limit=self._max_event_size,
+            )
         try:
             self._completion = completion_from_result(parse_body(response, data), fallback_id=fallback_id)
         except UnsupportedFormatError:
@@ -402,7 +430,7 @@ def follow_sse(
                 finally:
                     last_event_id = decoder.last_event_id
                     if decoder.retry is not None:
-                        delay = decoder.retry / 1000.0
+                        delay = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
         except (StreamConnectionError, IncompleteStreamError, APIStatusError) as exc:
             if isinstance(exc, APIStatusError) and exc.status_code not in RETRY_STATUSES:
                 raise

@@ -362,9 +362,8 @@ class CrossHostRedirect(HostileTestCase):
         self.other.script("/hop", ScriptedResponse(status=307, headers={"Location": "/v1/generate"}))
 
     def check_nothing_leaked(self) -> None:
-        # requests keeps the 3xx responses in reference cycles (response.history), and
-        # urllib3 2 closes pooled sockets only when their pool is collected, not on
-        # Session.close() (psf/requests#6573): collect before counting.
+        # requests keeps the 3xx responses in reference cycles (response.history):
+        # collect before counting.
         gc.collect()
         super().check_nothing_leaked()
 
@@ -410,12 +409,6 @@ class CrossHostRedirect(HostileTestCase):
 
 class KeysNeverShown(HostileTestCase):
     """Whatever goes wrong, the API key is in no repr, message, traceback or ssekit log line."""
-
-    def check_nothing_leaked(self) -> None:
-        # A retried 503 leaves the socket of stream_completion's own session to the garbage
-        # collector under urllib3 2 (Session.close() does not close pooled sockets; reported).
-        gc.collect()
-        super().check_nothing_leaked()
 
     def test_key_in_header_query_and_userinfo_through_every_failure(self) -> None:
         events = generation_events("Hello world")
