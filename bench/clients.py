@@ -542,7 +542,16 @@ CLIENTS = {
 
 
 def peak_rss_kb() -> Optional[int]:
-    """Peak resident set size of this process in KiB (None where unknown)."""
+    """Peak resident set size of this process in KiB (None where unknown).
+
+    Linux's ``VmHWM`` first: ``ru_maxrss`` of a process started by fork and
+    exec counts the parent's RSS at the fork (run.py's, not the client's).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
     if resource is None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -45,7 +45,8 @@ class Settings:
         self.events = events or (200 if smoke else 20000)
         self.scaling = [50, 400] if smoke else [5000, 20000, 100000, 1000000]
         self.scaling_reps = 1 if smoke else 3
-        self.latency_events = 20 if smoke else 1000
+        self.latency_events = 20 if smoke else 500
+        self.latency_reps = 1 if smoke else 3
         self.memory_bytes = 2 * 10 ** 6 if smoke else 10 ** 9
 
 
@@ -141,7 +142,7 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
     else:
         key = (report["format"], report["n"])
         if key not in _EXPECTED:
-            _EXPECTED[key] = streams.build(*key).expected
+            _EXPECTED[key] = streams.build(report["format"], report["n"], keep_events=False).expected
         report["status"] = "ok" if report["result"] == _EXPECTED[key] else "wrong"
         if report["status"] == "wrong":
             report["expected"] = _EXPECTED[key]
@@ -184,8 +185,8 @@ def note_failure(report: Dict[str, Any]) -> None:
 
 
 def events_of(fmt: str, n: int) -> int:
-    """Events in stream (*fmt*, *n*): the *n* content events and a fixed number around them."""
-    return n + len(streams.build(fmt, 0).events)
+    """Events in stream (*fmt*, *n*): the *n* content events and the few around them."""
+    return streams.build(fmt, n, keep_events=False).count
 
 
 def summarize(reports: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -228,15 +229,11 @@ def percentile(values: List[float], fraction: float) -> float:
 
 
 def latency_figures(runs: List[List[float]]) -> Dict[str, float]:
-    """p50 / p99 / max over every event of every run, and the worst first event."""
-    every = [value for run in runs for value in run]
-    return {
-        "first": max(run[0] for run in runs),
-        "p50": percentile(every, 0.50),
-        "p99": percentile(every, 0.99),
-        "max": max(every),
-        "samples": len(every),
-    }
+    """First event, p50, p99 and max of each run, then the median of each over the runs."""
+    per_run = [{"first": run[0], "p50": percentile(run, 0.50), "p99": percentile(run, 0.99), "max": max(run)} for run in runs]
+    figures = {key: statistics.median(figure[key] for figure in per_run) for key in ("first", "p50", "p99", "max")}
+    figures["runs"] = len(runs)
+    return figures
 
 
 # --- the sections of a run -------------------------------------------------------------
@@ -265,7 +262,7 @@ def section_scaling(server: BenchServer, s: Settings, python: str) -> List[Dict[
 def section_latency(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
     clients = PARSERS + ["openai", "openai-stream"]
     cases = [(client, "chat", framing, s.latency_events) for framing in ("event", "close", "gzip") for client in clients]
-    return summarize(measure(server, s, python, cases, 1, PACE_US))
+    return summarize(measure(server, s, python, cases, s.latency_reps, PACE_US))
 
 
 def section_memory(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
@@ -459,6 +456,11 @@ def environment(python: str) -> Dict[str, Any]:
     return info
 
 
+def mean_event_bytes(fmt: str) -> float:
+    stream = streams.build(fmt, 2000)
+    return len(stream.body) / len(stream.events)
+
+
 def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict[str, Any]]]) -> str:
     packages = ", ".join("%s %s" % (name, version) for name, version in env["packages"].items() if version)
     out = [
@@ -472,7 +474,7 @@ def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict
     ]
     through = results.get("throughput")
     if through:
-        sizes = {fmt: sum(len(e) for e in streams.build(fmt, 50).events) / len(streams.build(fmt, 50).events) for fmt in streams.FORMATS}
+        sizes = {fmt: mean_event_bytes(fmt) for fmt in streams.FORMATS}
         for fmt, title in [
             ("chat", "OpenAI chat stream"),
             ("tools", "parallel tool-call stream (OpenAI chat)"),
@@ -489,7 +491,8 @@ def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict
     if results.get("latency"):
         out += [
             "",
-            "## Latency: one chat event every %d ms, server write → client hand-off (%d events per run)" % (PACE_US // 1000, settings.latency_events),
+            "## Latency: one chat event every %d ms, server write → client hand-off (%d events per run, median of %d runs)"
+            % (PACE_US // 1000, settings.latency_events, settings.latency_reps),
             "",
             latency_table(results["latency"]),
         ]

@@ -68,18 +68,26 @@ def _event(payload: Any, name: Optional[str] = None) -> bytes:
 
 
 class Stream:
-    """One generated stream: its events, which of them carry text, and the expected result."""
+    """One generated stream: its events, which of them carry text, and the expected result.
 
-    def __init__(self, fmt: str, n: int) -> None:
+    With *keep_events* False only ``count`` and ``expected`` are kept (a million
+    events would otherwise weigh some 350 MB).
+    """
+
+    def __init__(self, fmt: str, n: int, keep_events: bool = True) -> None:
         self.format = fmt
         self.n = n
+        self.keep_events = keep_events
+        self.count = 0
         self.events = []  # type: List[bytes]
         self.text_flags = []  # type: List[bool]  # event i hands text to the caller
         self.expected = {}  # type: Dict[str, Any]
 
     def add(self, event: bytes, text: bool = False) -> None:
-        self.events.append(event)
-        self.text_flags.append(text)
+        self.count += 1
+        if self.keep_events:
+            self.events.append(event)
+            self.text_flags.append(text)
 
     @property
     def body(self) -> bytes:
@@ -310,9 +318,9 @@ def _responses(stream: Stream, n: int) -> None:
 _BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses}
 
 
-def build(fmt: str, n: int) -> Stream:
+def build(fmt: str, n: int, keep_events: bool = True) -> Stream:
     """The stream of format *fmt* (one of :data:`FORMATS`) with *n* content events."""
-    stream = Stream(fmt, n)
+    stream = Stream(fmt, n, keep_events)
     _BUILDERS[fmt](stream, n)
     return stream
 
