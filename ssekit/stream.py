@@ -320,27 +320,14 @@ class CompletionStream:
         return ServerSentEvent(data=data.decode("utf-8", "replace")), self._completion.text
 
 
-def stream_completion(
-    url: str,
-    *,
-    json: Any,
-    session: Optional[requests.Session] = None,
-    headers: Optional[Mapping[str, str]] = None,
-    api_key: Optional[str] = None,
-    timeout: TimeoutLike = None,
-    deadline: Optional[float] = None,
-    retry: RetryLike = 2,
-    format: str = "auto",
-    cancel: Optional[threading.Event] = None,
-    method: str = "POST",
-    on_event: Optional[EventHook] = None,
-    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-    **request_kwargs: Any
-) -> CompletionStream:
+def stream_completion(url: str, *, json: Any, **options: Any) -> CompletionStream:
     """Stream an LLM completion: POST *json* to *url* and read the answer as it arrives.
 
     Returns a :class:`CompletionStream` (use it in a ``with`` block); nothing
-    is sent until it is iterated. *api_key* (default: the ``SSEKIT_API_KEY``
+    is sent until it is iterated. The *options* are the keyword parameters of
+    :class:`CompletionStream`: ``session``, ``headers``, ``api_key``,
+    ``timeout``, ``deadline``, ``retry`` (2), ``format`` ("auto"), ``cancel``,
+    ``method`` ("POST"), ``on_event``, ``max_event_size``. *api_key* (default: the ``SSEKIT_API_KEY``
     environment variable) is sent as ``Authorization: Bearer``, never logged.
     *timeout* is as in requests (the read part bounds the silence between
     bytes); *deadline* bounds the whole stream in seconds, connecting and
@@ -359,22 +346,7 @@ def stream_completion(
                 print(text, end="", flush=True)
         print(stream.completion.usage)
     """
-    return CompletionStream(
-        url,
-        json=json,
-        session=session,
-        headers=headers,
-        api_key=api_key,
-        timeout=timeout,
-        deadline=deadline,
-        retry=retry,
-        format=format,
-        cancel=cancel,
-        method=method,
-        on_event=on_event,
-        max_event_size=max_event_size,
-        **request_kwargs
-    )
+    return CompletionStream(url, json=json, **options)
 
 
 def follow_sse(

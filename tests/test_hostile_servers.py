@@ -9,14 +9,13 @@ the client did not hang (elapsed time) and, after every test, that no socket
 import gc
 import io
 import logging
-import os
 import socket
 import traceback
 import threading
 import time
 import tracemalloc
 import unittest
-from typing import Any, List, Optional, Tuple, Type
+from typing import Any, List, Tuple, Type
 
 import requests
 
@@ -35,30 +34,14 @@ from ssekit import (
 )
 from ssekit.testing.builders import chat_completions_events, generation_events, sse_event
 from ssekit.testing.server import ScriptedResponse, SSEServer
+from tests.support import open_fds, settle
 
 REQUEST = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 TEXT = "Hello wonderful world"
 #: generation_events(TEXT): start, "Hello", " wonderful", " world", end, [DONE].
 EVENTS = generation_events(TEXT)
 START, HELLO, WONDERFUL, WORLD = EVENTS[:4]
-FD_DIR = "/proc/self/fd"
 KEY = "sk-test-SECRET-0123456789"
-
-
-def open_fds() -> Optional[int]:
-    """How many file descriptors this process holds (None where /proc is missing)."""
-    try:
-        return len(os.listdir(FD_DIR))
-    except OSError:
-        return None
-
-
-def settle(condition: Any, timeout: float = 3.0) -> bool:
-    """Poll *condition* until true or *timeout*; its last value."""
-    end = time.monotonic() + timeout
-    while not condition() and time.monotonic() < end:
-        time.sleep(0.02)
-    return bool(condition())
 
 
 class HostileTestCase(unittest.TestCase):

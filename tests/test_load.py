@@ -13,7 +13,6 @@ final count drops the session and collects before counting.
 """
 import concurrent.futures
 import gc
-import os
 import threading
 import time
 import unittest
@@ -25,27 +24,12 @@ from requests.adapters import HTTPAdapter
 from ssekit import Completion, ServerSentEvent, connect_sse, stream_completion
 from ssekit.testing.builders import generation_events
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
+from tests.support import open_fds, settle
 
-FD_DIR = "/proc/self/fd"
 SEQUENTIAL = 1000
 CONCURRENT = 50
 #: Sockets one idle keep-alive connection costs this process: the client's and the server's end.
 SOCKETS_PER_CONNECTION = 2
-
-
-def open_fds() -> Optional[int]:
-    """How many file descriptors this process holds (None where /proc is missing)."""
-    try:
-        return len(os.listdir(FD_DIR))
-    except OSError:
-        return None
-
-
-def settle(condition: Any, timeout: float = 3.0) -> bool:
-    end = time.monotonic() + timeout
-    while not condition() and time.monotonic() < end:
-        time.sleep(0.02)
-    return bool(condition())
 
 
 def answer(request: RecordedRequest) -> ScriptedResponse:

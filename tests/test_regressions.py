@@ -1,7 +1,5 @@
 """Regressions found by the robustness work (fuzzing, hostile servers), one test per bug."""
 import gc
-import os
-import threading
 import time
 import unittest
 
@@ -12,12 +10,9 @@ from ssekit import (APIStatusError, EventTooLargeError, IncompleteStreamError, S
                     SSEKitError, connect_sse, follow_sse, stream_completion)
 from ssekit.testing.builders import build_result, generation_events
 from ssekit.testing.server import ScriptedResponse, SSEServer
+from tests.support import open_fds
 
 KEY = "sk-test-SECRET-0123456789"
-
-
-def fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 class Regressions(unittest.TestCase):
@@ -52,17 +47,17 @@ class Regressions(unittest.TestCase):
         gc.collect()
         gc.disable()
         self.addCleanup(gc.enable)
-        before = fds()
+        before = open_fds()
         with stream_completion(self.server.url("/redirect"), json={}, retry=0) as stream:
             self.assertEqual("".join(stream), "Hi")
         with self.assertRaises(APIStatusError):
             with stream_completion(self.server.url("/401"), json={}, retry=0) as stream:
                 list(stream)
         deadline = time.monotonic() + 3
-        while fds() > before and time.monotonic() < deadline:
+        while open_fds() > before and time.monotonic() < deadline:
             time.sleep(0.02)
         # Only the server side may still hold its ends until the clients' FINs are read.
-        self.assertLessEqual(fds(), before)
+        self.assertLessEqual(open_fds(), before)
 
     def test_oversized_non_streamed_result_is_event_too_large(self) -> None:
         self.server.script("/j", ScriptedResponse.json(build_result("generation", "x" * (2 << 20))))

@@ -30,6 +30,7 @@ from ssekit.testing.builders import (
     split_tokens,
 )
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
+from tests.support import HAS_PROC_FD, open_fds, settle
 
 TEXT = "Hello there, world"
 PIECES = split_tokens(TEXT)  # ['Hello', ' there', ',', ' world']
@@ -37,11 +38,6 @@ CHAT = chat_completions_events(TEXT, usage={"prompt_tokens": 5, "completion_toke
 HEAD = CHAT[:3]  # role chunk, "Hello", " there"
 FAST = Retry(total=2, backoff_factor=0.01)
 SECRET = "sk-SECRET-0123456789"
-HAS_PROC_FD = os.path.isdir("/proc/self/fd")
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def watcher_threads() -> List[threading.Thread]:
@@ -50,16 +46,6 @@ def watcher_threads() -> List[threading.Thread]:
 
 def server_threads() -> List[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "ssekit-sse-connection"]
-
-
-def settles(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    """True once *condition* holds (the in-process server closes its side asynchronously)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class StreamTestCase(unittest.TestCase):
@@ -416,15 +402,15 @@ class Cancellation(StreamTestCase):
     def test_300_broken_streams_leave_no_fd_or_thread(self) -> None:
         for _ in self.stream(cancel=threading.Event()):  # warm up: imports, lazily opened files
             break
-        self.assertTrue(settles(lambda: not server_threads()))
+        self.assertTrue(settle(lambda: not server_threads()))
         fds, threads = open_fds(), threading.active_count()
         for number in range(300):
             stream = self.stream(cancel=threading.Event() if number % 10 == 0 else None)
             for _ in stream:
                 break
             self.assertTrue(stream.cancelled)
-        self.assertTrue(settles(lambda: open_fds() <= fds), "fds: %d before, %d after" % (fds, open_fds()))
-        self.assertTrue(settles(lambda: threading.active_count() <= threads), threading.enumerate())
+        self.assertTrue(settle(lambda: open_fds() <= fds), "fds: %d before, %d after" % (fds, open_fds()))
+        self.assertTrue(settle(lambda: threading.active_count() <= threads), threading.enumerate())
         self.assertEqual(len(self.server.requests), 301)
 
 
