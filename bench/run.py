@@ -450,7 +450,7 @@ def environment(python: str) -> Dict[str, Any]:
     info.update(
         date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         machine="%s, %s, %s cores" % (platform.platform(), cpu, os.cpu_count()),
-        load_average=os.getloadavg() if hasattr(os, "getloadavg") else None,
+        load_average=", ".join("%.2f" % load for load in os.getloadavg()) if hasattr(os, "getloadavg") else None,
         command="python bench/run.py " + " ".join(sys.argv[1:]),
     )
     return info
