@@ -34,6 +34,7 @@ EVENT_STREAM = "text/event-stream"
 #: Most bytes of an error or non-SSE body read into memory for messages.
 MAX_ERROR_BODY = 64 * 1024
 _READ_SIZE = 64 * 1024
+_MAX_CHUNK_SIZE_LINE = 1024  # longest chunk-size line (with extensions) accepted
 _TIMEOUT_ERRORS = (socket.timeout, urllib3.exceptions.ReadTimeoutError)
 _BROKEN_STREAM_ERRORS = (
     http.client.HTTPException,
@@ -211,6 +212,18 @@ def content_type_error(
     )
 
 
+def _unread_chunked(raw: Any) -> bool:
+    """True for a chunked, uncompressed body of which http.client has read nothing yet."""
+    response = getattr(raw, "_fp", None)
+    return (
+        isinstance(response, http.client.HTTPResponse)
+        and bool(response.chunked)
+        and response.chunk_left is None
+        and response.fp is not None
+        and raw.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
+    )
+
+
 def _socket_of(response: requests.Response) -> Optional[socket.socket]:
     """The socket under a streaming response (to interrupt a blocked read), if found."""
     raw = response.raw
@@ -257,7 +270,9 @@ class EventSource:
         """Yield the decoded body as it arrives: each read returns what is there now."""
         raw = self.response.raw
         try:
-            if callable(getattr(raw, "read1", None)):
+            if _unread_chunked(raw):
+                yield from self._dechunked(raw)
+            elif callable(getattr(raw, "read1", None)):
                 yield from self._read1_chunks(raw)
             else:
                 yield from self._http_client_chunks(raw)
@@ -267,6 +282,84 @@ class EventSource:
             raise IncompleteStreamError(
                 "the connection broke mid-stream (%s)" % type(exc).__name__
             ) from exc
+
+    def _dechunked(self, raw: Any) -> Iterator[bytes]:
+        """Chunked, uncompressed bodies: read the socket's buffered file, undo the chunking with bytes operations.
+
+        http.client returns one HTTP chunk per ``read1`` call, through several
+        layers of urllib3; servers that write one chunk per event (most LLM
+        APIs) then cost twice the decoding itself per event. Here each read
+        returns whatever has arrived, however many chunks it holds. At the last
+        chunk the trailer is read and the connection goes back to the pool.
+        (Compressed bodies keep urllib3's read1, which bounds inflation.)
+        """
+        fp = raw._fp.fp
+        buffer = b""
+        left = 0  # bytes of chunk data still to come
+        crlf = 0  # bytes of the CRLF that ends the chunk data still to skip
+        while True:
+            self._arm_deadline()
+            data = fp.read1(_READ_SIZE)
+            if not data:
+                raise http.client.IncompleteRead(b"")
+            buffer += data
+            end = len(buffer)
+            pos = 0
+            pieces = []
+            last = False
+            broken = None  # a framing error, raised once the data before it is handed over
+            while pos < end:
+                if left:
+                    take = min(left, end - pos)
+                    pieces.append(buffer[pos : pos + take])
+                    pos += take
+                    left -= take
+                    if left:
+                        break
+                    crlf = 2
+                if crlf:
+                    take = min(crlf, end - pos)
+                    pos += take
+                    crlf -= take
+                    if crlf:
+                        break
+                line_end = buffer.find(b"\r\n", pos, pos + _MAX_CHUNK_SIZE_LINE)
+                if line_end < 0:
+                    if end - pos >= _MAX_CHUNK_SIZE_LINE:
+                        broken = "chunk size line too long"
+                    break
+                try:
+                    left = int(buffer[pos:line_end].split(b";", 1)[0], 16)
+                    if left < 0:
+                        raise ValueError(left)
+                except ValueError:
+                    broken = "invalid chunk size line %r" % buffer[pos:line_end][:40]
+                    break
+                pos = line_end + 2
+                if not left:
+                    last = True
+                    break
+            buffer = buffer[pos:]
+            if pieces:
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if broken:
+                raise urllib3.exceptions.ProtocolError(broken)
+            if last:
+                self._end_of_chunked(raw, buffer)
+                return
+
+    def _end_of_chunked(self, raw: Any, buffer: bytes) -> None:
+        """Skip the trailer after the last chunk and give the connection back to the pool."""
+        response = raw._fp
+        while not (buffer == b"\r\n" or buffer.endswith(b"\r\n\r\n")):
+            if len(buffer) > MAX_ERROR_BODY:
+                raise urllib3.exceptions.ProtocolError("trailer too long")
+            line = response.fp.readline(_MAX_CHUNK_SIZE_LINE)
+            if not line:
+                raise http.client.IncompleteRead(b"")
+            buffer += line
+        response._close_conn()
+        raw.release_conn()
 
     def _read1_chunks(self, raw: Any) -> Iterator[bytes]:
         """urllib3 >= 2.1: ``read1`` returns the decoded bytes of one socket read."""

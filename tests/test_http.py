@@ -2,6 +2,7 @@
 import email.utils
 import time
 import unittest
+from typing import List, Sequence
 
 import requests
 
@@ -185,6 +186,49 @@ class Failures(ServerTestCase):
                     received.append(sse)
         self.assertIsInstance(caught.exception, SSEKitError)
         self.assertEqual(len(received), 1)
+
+
+def chunked(*payloads: bytes, trailer: bytes = b"") -> bytes:
+    """A chunked body by hand, with a chunk extension on the first chunk."""
+    body = b"".join(b"%x%s\r\n%s\r\n" % (len(p), b";ext=1" if i == 0 else b"", p) for i, p in enumerate(payloads))
+    return body + b"0\r\n" + trailer + b"\r\n"
+
+
+class ChunkedFraming(ServerTestCase):
+    """ssekit undoes HTTP chunking itself for uncompressed bodies: every framing detail counts."""
+
+    def read(self, body: bytes, received: List[str], cuts: Sequence[int] = ()) -> None:
+        """Serve *body* as raw chunked bytes, written in pieces cut at *cuts*; collect event data."""
+        parts = [body[a:b] for a, b in zip([0] + list(cuts), list(cuts) + [len(body)])]
+        paced = [item for part in parts for item in (part, 0.005)]
+        headers = {"Transfer-Encoding": "chunked", "Content-Type": "text/event-stream"}
+        self.server.script("/c", ScriptedResponse.sse(paced, framing="close", headers=headers))
+        with connect_sse(self.session, "GET", self.server.url("/c"), timeout=5) as source:
+            for sse in source.iter_sse():
+                received.append(sse.data)
+
+    def test_extensions_trailers_and_any_split(self) -> None:
+        body = chunked(b"data: a\n\n", b"data: b\n", b"\n", trailer=b"X-Checksum: 1\r\n")
+        for cuts in ([], [1], [2, 9, 15, 17, 18, 25], list(range(1, len(body)))):
+            with self.subTest(cuts=cuts):
+                received = []  # type: List[str]
+                self.read(body, received, cuts)
+                self.assertEqual(received, ["a", "b"])
+
+    def test_a_large_chunk_across_many_reads(self) -> None:
+        data = "x" * (1 << 20)
+        received = []  # type: List[str]
+        self.read(chunked(b"data: " + data.encode() + b"\n\n"), received, range(1000, 1 << 20, 70000))
+        self.assertEqual(received, [data])
+
+    def test_bad_framing_keeps_the_events_before_it(self) -> None:
+        first = b"9\r\ndata: a\n\n\r\n"
+        for bad in (b"zz\r\n", b"-5\r\n", b"9" * 2000, b"9\r\ndata:"):  # the last: cut mid-chunk
+            with self.subTest(bad=bad[:8]):
+                received = []  # type: List[str]
+                with self.assertRaises(IncompleteStreamError):
+                    self.read(first + bad, received)
+                self.assertEqual(received, ["a"])
 
 
 class Release(ServerTestCase):
