@@ -26,6 +26,11 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def preview(text: str, limit: int = 80) -> str:
+    """*text* quoted for an error message, cut to *limit* characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 class SSEKitError(Exception):
     """Base of every ssekit exception. ``partial`` is what was rebuilt so far."""
 

@@ -13,7 +13,7 @@ loops per byte in Python: this is the hot path of every client.
 import json
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
-from .errors import EventTooLargeError, MalformedEventError
+from .errors import EventTooLargeError, MalformedEventError, preview
 
 #: Default limit for one line and for one event's data (bytes / characters).
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
@@ -54,7 +54,7 @@ class ServerSentEvent:
             return json.loads(self.data)
         except ValueError as exc:
             raise MalformedEventError(
-                "event data is not valid JSON (%s): %s" % (exc, _preview(self.data)),
+                "event data is not valid JSON (%s): %s" % (exc, preview(self.data)),
                 data=self.data,
             ) from None
 
@@ -78,10 +78,6 @@ class ServerSentEvent:
             self.id,
             self.retry,
         )
-
-
-def _preview(text: str, limit: int = 80) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class SSEDecoder:

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from ..completion import Completion, ToolCall, Usage, normalize_finish_reason
-from ..errors import IncompleteStreamError, MalformedEventError, StreamError
+from ..errors import IncompleteStreamError, MalformedEventError, StreamError, preview
 from ..sse import ServerSentEvent
 
 #: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
@@ -49,10 +49,6 @@ def as_list(value: Any) -> List[Any]:
 def as_int(value: Any) -> Optional[int]:
     """*value* if it is an integer (not a bool), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _preview(data: str, limit: int = 80) -> str:
-    return repr(data if len(data) <= limit else data[:limit] + "...")
 
 
 class _ToolCallParts:
@@ -223,7 +219,7 @@ class Accumulator:
                 return ""
         if type(payload) is not dict:
             raise MalformedEventError(
-                "%s event data is JSON but not an object: %s" % (self.format, _preview(data)),
+                "%s event data is JSON but not an object: %s" % (self.format, preview(data)),
                 data=data,
                 partial=self.completion,
             )
@@ -243,7 +239,7 @@ class Accumulator:
             return _loads(data)
         except (ValueError, RecursionError) as exc:
             raise MalformedEventError(
-                "%s event data is not valid JSON (%s): %s" % (self.format, exc, _preview(data)),
+                "%s event data is not valid JSON (%s): %s" % (self.format, exc, preview(data)),
                 data=data,
                 partial=self.completion,
             ) from None
