@@ -1,6 +1,8 @@
 """Helpers shared by the tests that count file descriptors and wait for servers to settle."""
 import os
+import threading
 import time
+import unittest
 from typing import Callable, Optional
 
 FD_DIR = "/proc/self/fd"
@@ -25,3 +27,16 @@ def settle(condition: Callable[[], object], timeout: float = 3.0) -> bool:
     while not condition() and time.monotonic() < end:
         time.sleep(0.01)
     return bool(condition())
+
+
+def assert_back_to(test: unittest.TestCase, fds_before: Optional[int], threads_before: int) -> None:
+    """Fail *test* unless threads and file descriptors settle back to their counts from before."""
+    test.assertTrue(
+        settle(lambda: threading.active_count() <= threads_before),
+        "threads: %d before, %d after" % (threads_before, threading.active_count()),
+    )
+    if fds_before is not None:
+        test.assertTrue(
+            settle(lambda: (open_fds() or 0) <= fds_before),
+            "file descriptors: %d before, %s after" % (fds_before, open_fds()),
+        )

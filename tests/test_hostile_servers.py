@@ -34,7 +34,7 @@ from ssekit import (
 )
 from ssekit.testing.builders import chat_completions_events, generation_events, sse_event
 from ssekit.testing.server import ScriptedResponse, SSEServer
-from tests.support import open_fds, settle
+from tests.support import assert_back_to, open_fds
 
 REQUEST = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 TEXT = "Hello wonderful world"
@@ -55,15 +55,7 @@ class HostileTestCase(unittest.TestCase):
         self.addCleanup(self.server.close)
 
     def check_nothing_leaked(self) -> None:
-        self.assertTrue(
-            settle(lambda: threading.active_count() <= self.threads_before),
-            "threads: %d before, %d after" % (self.threads_before, threading.active_count()),
-        )
-        if self.fds_before is not None:
-            self.assertTrue(
-                settle(lambda: open_fds() <= self.fds_before),  # type: ignore[operator]
-                "file descriptors: %d before, %s after" % (self.fds_before, open_fds()),
-            )
+        assert_back_to(self, self.fds_before, self.threads_before)
 
     def serve(self, response: ScriptedResponse, path: str = "/v1/generate") -> str:
         self.server.script(path, response)

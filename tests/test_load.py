@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from ssekit import Completion, ServerSentEvent, connect_sse, stream_completion
 from ssekit.testing.builders import generation_events
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
-from tests.support import open_fds, settle
+from tests.support import assert_back_to, open_fds, settle
 
 SEQUENTIAL = 1000
 CONCURRENT = 50
@@ -60,15 +60,7 @@ class LoadTestCase(unittest.TestCase):
     def check_back_to_start(self) -> None:
         if hasattr(self, "session"):
             self.drop_session()
-        self.assertTrue(
-            settle(lambda: threading.active_count() <= self.threads_before),
-            "threads: %d before, %d after" % (self.threads_before, threading.active_count()),
-        )
-        if self.fds_before is not None:
-            self.assertTrue(
-                settle(lambda: open_fds() <= self.fds_before),  # type: ignore[operator]
-                "file descriptors: %d before, %s after" % (self.fds_before, open_fds()),
-            )
+        assert_back_to(self, self.fds_before, self.threads_before)
 
     def assert_fds_at_most(self, connections: int) -> None:
         """No more sockets open than *connections* idle connections account for."""
