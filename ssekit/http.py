@@ -11,6 +11,7 @@ import json
 import re
 import socket
 import time
+import zlib
 from typing import Any, Iterator, Optional
 from urllib.parse import urljoin, urlsplit
 
@@ -35,6 +36,7 @@ EVENT_STREAM = "text/event-stream"
 MAX_ERROR_BODY = 64 * 1024
 _READ_SIZE = 64 * 1024
 _MAX_CHUNK_SIZE_LINE = 1024  # longest chunk-size line (with extensions) accepted
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's window bits for the gzip container
 _TIMEOUT_ERRORS = (socket.timeout, urllib3.exceptions.ReadTimeoutError)
 _BROKEN_STREAM_ERRORS = (
     http.client.HTTPException,
@@ -213,15 +215,43 @@ def content_type_error(
 
 
 def _unread_chunked(raw: Any) -> bool:
-    """True for a chunked, uncompressed body of which http.client has read nothing yet."""
+    """True for a chunked body of which http.client has read nothing yet."""
     response = getattr(raw, "_fp", None)
     return (
         isinstance(response, http.client.HTTPResponse)
         and bool(response.chunked)
         and response.chunk_left is None
         and response.fp is not None
-        and raw.headers.get("Content-Encoding", "identity").strip().lower() == "identity"
     )
+
+
+def _gunzip(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Inflate a gzip body as it arrives, at most ``_READ_SIZE`` bytes per step.
+
+    The bound keeps a gzip bomb from inflating in one go: the decoder sees
+    each step and stops at its size limit. Further gzip members are inflated
+    too; anything else after the first member is ignored, as urllib3 does.
+    """
+    inflater = zlib.decompressobj(_GZIP_WBITS)  # type: Optional[Any]
+    tail = b""  # bytes after a finished member, until two show whether another member follows
+    for piece in pieces:  # read to the end even after trailing garbage: the connection is reused
+        while piece and inflater is not None:
+            if inflater.eof:
+                piece, tail = tail + piece, b""
+                if len(piece) < 2:
+                    tail = piece
+                    break
+                if piece[:2] != b"\x1f\x8b":
+                    inflater = None
+                    break
+                inflater = zlib.decompressobj(_GZIP_WBITS)
+            try:
+                data = inflater.decompress(piece, _READ_SIZE)
+            except zlib.error as exc:
+                raise urllib3.exceptions.DecodeError("invalid gzip data: %s" % exc) from None
+            piece = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            if data:
+                yield data
 
 
 def _socket_of(response: requests.Response) -> Optional[socket.socket]:
@@ -270,8 +300,10 @@ class EventSource:
         """Yield the decoded body as it arrives: each read returns what is there now."""
         raw = self.response.raw
         try:
-            if _unread_chunked(raw):
-                yield from self._dechunked(raw)
+            encoding = raw.headers.get("Content-Encoding", "identity").strip().lower()
+            if _unread_chunked(raw) and encoding in ("identity", "gzip", "x-gzip"):
+                body = self._dechunked(raw)
+                yield from (body if encoding == "identity" else _gunzip(body))
             elif callable(getattr(raw, "read1", None)):
                 yield from self._read1_chunks(raw)
             else:
@@ -284,14 +316,14 @@ class EventSource:
             ) from exc
 
     def _dechunked(self, raw: Any) -> Iterator[bytes]:
-        """Chunked, uncompressed bodies: read the socket's buffered file, undo the chunking with bytes operations.
+        """Chunked bodies: read the socket's buffered file, undo the chunking with bytes operations.
 
         http.client returns one HTTP chunk per ``read1`` call, through several
         layers of urllib3; servers that write one chunk per event (most LLM
         APIs) then cost twice the decoding itself per event. Here each read
         returns whatever has arrived, however many chunks it holds. At the last
         chunk the trailer is read and the connection goes back to the pool.
-        (Compressed bodies keep urllib3's read1, which bounds inflation.)
+        (gzip is inflated by :func:`_gunzip`; other encodings keep urllib3's read1.)
         """
         fp = raw._fp.fp
         buffer = b""

@@ -1,7 +1,9 @@
 """connect_sse against a real local server: framings, prompt delivery, errors, release."""
 import email.utils
+import gzip
 import time
 import unittest
+import zlib
 from typing import List, Sequence
 
 import requests
@@ -197,11 +199,11 @@ def chunked(*payloads: bytes, trailer: bytes = b"") -> bytes:
 class ChunkedFraming(ServerTestCase):
     """ssekit undoes HTTP chunking itself for uncompressed bodies: every framing detail counts."""
 
-    def read(self, body: bytes, received: List[str], cuts: Sequence[int] = ()) -> None:
+    def read(self, body: bytes, received: List[str], cuts: Sequence[int] = (), encoding: str = "identity") -> None:
         """Serve *body* as raw chunked bytes, written in pieces cut at *cuts*; collect event data."""
         parts = [body[a:b] for a, b in zip([0] + list(cuts), list(cuts) + [len(body)])]
         paced = [item for part in parts for item in (part, 0.005)]
-        headers = {"Transfer-Encoding": "chunked", "Content-Type": "text/event-stream"}
+        headers = {"Transfer-Encoding": "chunked", "Content-Type": "text/event-stream", "Content-Encoding": encoding}
         self.server.script("/c", ScriptedResponse.sse(paced, framing="close", headers=headers))
         with connect_sse(self.session, "GET", self.server.url("/c"), timeout=5) as source:
             for sse in source.iter_sse():
@@ -220,6 +222,25 @@ class ChunkedFraming(ServerTestCase):
         received = []  # type: List[str]
         self.read(chunked(b"data: " + data.encode() + b"\n\n"), received, range(1000, 1 << 20, 70000))
         self.assertEqual(received, [data])
+
+    def test_gzip_members_split_anywhere_and_trailing_garbage(self) -> None:
+        compressed = gzip.compress(b"data: a\n\n") + gzip.compress(b"data: b\n\n") + b"\0\0garbage"
+        body = chunked(compressed[:13], compressed[13:40], compressed[40:])
+        for cuts in ([], list(range(1, len(body)))):
+            with self.subTest(cuts=len(cuts)):
+                received = []  # type: List[str]
+                self.read(body, received, cuts, encoding="gzip")
+                self.assertEqual(received, ["a", "b"])
+
+    def test_invalid_gzip_keeps_the_events_before_it(self) -> None:
+        deflater = zlib.compressobj(wbits=31)
+        first = deflater.compress(b"data: a\n\n") + deflater.flush(zlib.Z_SYNC_FLUSH)
+        body = chunked(first, b"\xff" * 40)
+        first_chunk = len(chunked(first)) - len(chunked())  # written alone, so it is read alone
+        received = []  # type: List[str]
+        with self.assertRaises(IncompleteStreamError):
+            self.read(body, received, [first_chunk], encoding="gzip")
+        self.assertEqual(received, ["a"])
 
     def test_bad_framing_keeps_the_events_before_it(self) -> None:
         first = b"9\r\ndata: a\n\n\r\n"
