@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from ssekit import SSEKitError, ServerSentEvent, ToolCall, Usage, accumulate, iter_sse
 from ssekit.formats import FORMATS, new_accumulator
+from ssekit.testing.builders import build_events
 
 try:
     from hypothesis import HealthCheck, given, settings
@@ -373,9 +374,9 @@ class FormatProperties:
         chunks = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
         self.assertEqual(accumulate(iter_sse(chunks), "auto"), completion, context)
 
-    def check_corrupted(self, format: str, spec: Spec, rng: random.Random) -> Optional[SSEKitError]:
-        """A corrupted stream gives a Completion or an SSEKitError with .partial; nothing else escapes."""
-        events = corrupt_stream(STREAMS[format](spec, rng), rng)
+    def check_corrupted(self, format: str, events: List[Event], rng: random.Random) -> Optional[SSEKitError]:
+        """A corrupted *events* gives a Completion or an SSEKitError with .partial; nothing else escapes."""
+        events = corrupt_stream(events, rng)
         accumulator = new_accumulator(rng.choice([format, "auto"]))
         try:
             for name, payload in events:
@@ -416,13 +417,28 @@ class SeededFormatFuzz(FormatProperties, unittest.TestCase):
                 for _ in range(SEEDED_STREAMS):
                     spec = random_spec(rng, format)
                     for _ in range(CORRUPTIONS):
-                        error = self.check_corrupted(format, spec, rng)
+                        error = self.check_corrupted(format, STREAMS[format](spec, rng), rng)
                         key = type(error).__name__ if error else "result"
                         outcomes[key] = outcomes.get(key, 0) + 1
         # Both outcomes really occur, and the errors are the clear kinds.
         self.assertGreater(outcomes.pop("result", 0), 100, outcomes)
         self.assertTrue(set(outcomes) <= {"MalformedEventError", "IncompleteStreamError", "StreamError", "UnsupportedFormatError"}, outcomes)
         self.assertGreater(outcomes.get("MalformedEventError", 0), 100, outcomes)
+
+    def test_corrupted_builder_streams_with_reasoning_and_thinking(self) -> None:
+        # The builders' streams carry what the generated ones do not: reasoning, thinking, signatures.
+        for format in FORMATS:
+            options = {"usage": {"input_tokens": 20, "output_tokens": 30}}  # type: Dict[str, Any]
+            if format != "generation":
+                options.update(tool_calls=[{"id": "call_1", "name": "f", "arguments": '{"a": [1, 2]}'}], reasoning="Hm.")
+            events = [
+                (sse.event, sse.data if sse.data == "[DONE]" else sse.json())
+                for sse in iter_sse(build_events(format, "Sunny \u00b0C \u2014 ok.", **options))
+            ]  # type: List[Event]
+            rng = random.Random("builder-" + format)
+            with self.subTest(format=format):
+                for _ in range(CORRUPTIONS * 20):
+                    self.check_corrupted(format, events, rng)
 
     def test_every_format_is_covered(self) -> None:
         self.assertEqual(sorted(STREAMS), sorted(FORMATS))
@@ -488,7 +504,7 @@ class HypothesisFormatFuzz(FormatProperties, unittest.TestCase):
 
     @fuzz(FORMAT_NAMES, SPEC_PARTS, RANDOMS)
     def test_random_corruptions_give_a_result_or_an_ssekit_error(self, format: str, parts: Any, rng: random.Random) -> None:
-        self.check_corrupted(format, _spec(format, *parts, rng=rng), rng)
+        self.check_corrupted(format, STREAMS[format](_spec(format, *parts, rng=rng), rng), rng)
 
 
 if __name__ == "__main__":
