@@ -1,6 +1,5 @@
 """The retry loop (ssekit.attempts over urllib3 Retry), deadlines and the cancel watcher."""
 import email.utils
-import logging
 import threading
 import time
 import unittest
@@ -116,17 +115,7 @@ class Deadlines(unittest.TestCase):
             bounded_timeout(5, deadline_at(-1))
 
 
-def quiet_retry_logs(test: unittest.TestCase) -> None:
-    """Keep the retry warnings of *test* off stderr (assertLogs still sees them)."""
-    handler = logging.NullHandler()
-    logging.getLogger("ssekit").addHandler(handler)
-    test.addCleanup(logging.getLogger("ssekit").removeHandler, handler)
-
-
 class Loop(unittest.TestCase):
-    def setUp(self) -> None:
-        quiet_retry_logs(self)
-
     def run_loop(self, failures: List[BaseException], retry: object = FAST, **options: object) -> List[int]:
         """Run attempts() where try n raises failures[n] (if any); return the try numbers seen."""
         seen = []
@@ -209,7 +198,6 @@ class Loop(unittest.TestCase):
 
 class LoopOverRealRequests(unittest.TestCase):
     def setUp(self) -> None:
-        quiet_retry_logs(self)
         self.server = SSEServer().start()
         self.addCleanup(self.server.close)
         self.session = requests.Session()

@@ -1,5 +1,4 @@
 """follow_sse against a real local server that ends, drops and refuses connections."""
-import logging
 import threading
 import time
 import unittest
@@ -19,9 +18,6 @@ NO_CONTENT = ScriptedResponse(status=204, headers={})
 
 class FollowTestCase(unittest.TestCase):
     def setUp(self) -> None:
-        handler = logging.NullHandler()  # reconnect notes stay off stderr; assertLogs still sees them
-        logging.getLogger("ssekit").addHandler(handler)
-        self.addCleanup(logging.getLogger("ssekit").removeHandler, handler)
         self.server = SSEServer().start()
         self.addCleanup(self.server.close)
         self.session = requests.Session()

@@ -50,9 +50,6 @@ def server_threads() -> List[threading.Thread]:
 
 class StreamTestCase(unittest.TestCase):
     def setUp(self) -> None:
-        handler = logging.NullHandler()  # retry warnings stay off stderr; assertLogs still sees them
-        logging.getLogger("ssekit").addHandler(handler)
-        self.addCleanup(logging.getLogger("ssekit").removeHandler, handler)
         self.server = SSEServer().start()
         self.addCleanup(self.server.close)
         self.url = self.server.url("/v1/chat/completions")
