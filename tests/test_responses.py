@@ -34,6 +34,20 @@ class RecordedStreams(unittest.TestCase):
         printed = "".join(accumulator.add(sse) for sse in iter_sse([load("responses_text_and_call.sse")]))
         self.assertEqual(printed, "Let me check the weather in Paris \u2600.")
 
+    def test_snapshots_between_events_change_nothing(self) -> None:
+        # A snapshot joins the text pieces; each part's .done must still know its deltas arrived.
+        events = [{"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}}]
+        for part in ("Hello ", "there."):
+            events.append({"type": "response.content_part.added", "part": {"type": "output_text", "text": ""}})
+            events += [{"type": "response.output_text.delta", "delta": piece} for piece in part]
+            events.append({"type": "response.output_text.done", "text": part})
+        events.append({"type": "response.completed", "response": {"id": "resp_1", "status": "completed", "output": []}})
+        accumulator = ResponsesAccumulator()
+        for event in events:
+            accumulator.add(event)
+            accumulator.completion
+        self.assertEqual(accumulator.finish().text, "Hello there.")
+
     def test_builder_stream_with_reasoning_text_and_two_calls(self) -> None:
         calls = [{"id": "call_1", "name": "a", "arguments": '{"n": 1}'}, {"id": "call_2", "name": "b", "arguments": "{}"}]
         events = responses_events("Both tools, please.", reasoning="Two lookups needed.", tool_calls=calls)

@@ -51,6 +51,13 @@ def as_int(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _joined(parts: List[str]) -> str:
+    """The pieces as one string, kept joined so that the next snapshot only adds the new pieces."""
+    if len(parts) > 1:
+        parts[:] = ["".join(parts)]
+    return parts[0] if parts else ""
+
+
 class _ToolCallParts:
     """One tool call being assembled; ``arguments`` is a list of fragments."""
 
@@ -369,15 +376,15 @@ class Accumulator:
             reason = "tool_calls"
         refusal = choice.refusal
         return Completion(
-            text="".join(choice.text),
+            text=_joined(choice.text),
             tool_calls=tool_calls,
             usage=self._build_usage() if whole else Usage(),
             finish_reason=reason,
             id=self.id or self.fallback_id,
             model=self.model,
             complete=complete,
-            reasoning="".join(choice.reasoning),
-            refusal=None if refusal is None else "".join(refusal),
+            reasoning=_joined(choice.reasoning),
+            refusal=None if refusal is None else _joined(refusal),
             raw_finish_reason=raw_reason,
             format=self.format or None,
             extra=dict(self._extra) if whole else {},

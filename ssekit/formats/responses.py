@@ -36,7 +36,7 @@ class ResponsesAccumulator(Accumulator):
         "response.output_item.added": "_on_item",
         "response.output_item.done": "_on_item",
         "response.content_part.added": "_on_part_added",
-        "response.output_text.delta": "_on_text_delta",
+        "response.output_text.delta": "_on_output_text_delta",
         "response.output_text.done": "_on_text_done",
         "response.refusal.delta": "_on_refusal_delta",
         "response.reasoning_text.delta": "_on_reasoning_delta",
@@ -48,20 +48,24 @@ class ResponsesAccumulator(Accumulator):
 
     def __init__(self, *, fallback_id: Optional[str] = None) -> None:
         super().__init__(fallback_id=fallback_id)
-        self._part_start = 0  # len(text pieces) when the current content part began
+        self._part_has_text = False  # a delta of the current content part arrived
 
     # --- text ---------------------------------------------------------------
 
     def _on_part_added(self, payload: Dict[str, Any]) -> str:
-        self._part_start = len(self._main.text)
+        self._part_has_text = False
         return ""
+
+    def _on_output_text_delta(self, payload: Dict[str, Any]) -> str:
+        text = self._on_text_delta(payload)
+        if text:
+            self._part_has_text = True
+        return text
 
     def _on_text_done(self, payload: Dict[str, Any]) -> str:
         """Use the part's full text only when no delta of it arrived."""
-        text = ""
-        if len(self._main.text) == self._part_start:
-            text = self._on_text_delta({"delta": payload.get("text")})
-        self._part_start = len(self._main.text)
+        text = "" if self._part_has_text else self._on_text_delta({"delta": payload.get("text")})
+        self._part_has_text = False
         return text
 
     def _on_refusal_delta(self, payload: Dict[str, Any]) -> str:
