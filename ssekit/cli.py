@@ -271,17 +271,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gateway.start()
     except OSError as exc:
         raise SSEKitError("cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.strerror or exc))
-    try:
+    try:  # Ctrl-C may come as soon as the announcement is out, before the sleep starts
         lines = ["ssekit gateway on %s (Ctrl-C to stop)" % gateway.base_url, "endpoints (POST):"]
         lines += ["  %-17s %s" % (name, gateway.url(name)) for name in _GATEWAY_FORMATS]
         lines.append("plain SSE feed (GET, for follow_sse): %s" % gateway.feed_url)
         lines.append("try: ssekit stream %s -d '%s'" % (gateway.url(args.format), json.dumps(sample_request(args.format))))
         _say(sys.stdout, "\n".join(lines) + "\n")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            _say(sys.stderr, "stopped\n")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _say(sys.stderr, "stopped\n")
     finally:
         gateway.close()
     return 0
