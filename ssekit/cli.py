@@ -151,7 +151,7 @@ def _parse_headers(values: Sequence[str]) -> Dict[str, str]:
     for value in values:
         name, sep, content = value.partition(":")
         if not sep or not name.strip():
-            raise UsageError("-H expects 'Name: value', got %r" % value.split(":")[0])
+            raise UsageError("-H expects 'Name: value' (got %d characters without a colon; not shown, it may hold a key)" % len(value))
         headers[name.strip()] = content.strip()
     return headers
 

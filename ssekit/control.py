@@ -31,8 +31,8 @@ from .errors import (
     SSEKitError,
     StreamConnectionError,
     StreamTimeoutError,
-    redact_url,
 )
+from ._text import redact_url
 from .http import parse_retry_after, short_reason
 
 logger = logging.getLogger("ssekit")

@@ -3,32 +3,14 @@
 All of them derive from :class:`SSEKitError`. Errors raised while a stream is
 being read carry ``.partial``: the :class:`~ssekit.completion.Completion`
 rebuilt from what arrived before the failure (``None`` where nothing was being
-accumulated, e.g. the bare decoder). Messages never contain API keys: callers
-pass URLs through :func:`redact_url` before quoting them.
+accumulated, e.g. the bare decoder). Messages are built complete where the
+error is raised, and never contain API keys or raw control characters: the
+raising code passes what it quotes through :mod:`ssekit._text`.
 """
 from typing import TYPE_CHECKING, Any, Mapping, Optional
-from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from .completion import Completion
-
-
-def redact_url(url: str) -> str:
-    """Drop the query string and any user:password from *url* (keys hide there)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = "%s:%d" % (netloc, parts.port)
-    query = "..." if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def preview(text: str, limit: int = 80) -> str:
-    """*text* quoted for an error message, cut to *limit* characters."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class SSEKitError(Exception):

@@ -8,13 +8,14 @@ over each event the moment its blank line arrives, whatever the framing
 import contextlib
 import json
 import re
-from typing import Any, Iterator, Optional
-from urllib.parse import urljoin, urlsplit
-
+from typing import Any, Iterator, Mapping, Optional
+from urllib.parse import urljoin
 import requests
+from requests.sessions import SessionRedirectMixin
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from ._text import CREDENTIAL_HEADERS, Secrets, printable, redact_url
 from .body import BROKEN_STREAM_ERRORS, BodyReader
 from .errors import (
     APIStatusError,
@@ -22,7 +23,6 @@ from .errors import (
     InvalidRequestError,
     StreamConnectionError,
     StreamTimeoutError,
-    redact_url,
 )
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 
@@ -31,16 +31,26 @@ EVENT_STREAM = "text/event-stream"
 MAX_ERROR_BODY = 64 * 1024
 
 
-def open_response(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+def request_secrets(session: requests.Session, url: str, headers: Optional[Mapping[str, Any]], auth: Any = None) -> Secrets:
+    """Every secret a request on *session* carries: its own and the session's key headers, the URL, ``auth``."""
+    return Secrets.of_request(session.headers, headers, url=url, auth=auth if auth is not None else session.auth)
+
+
+def open_response(
+    session: requests.Session, method: str, url: str, *, secrets: Optional[Secrets] = None, **kwargs: Any
+) -> requests.Response:
     """Send the request with ``stream=True`` and return the 2xx response head.
 
     Adds ``Accept: text/event-stream`` unless the caller set an Accept header.
     Raises :class:`APIStatusError` for non-2xx (the response is closed),
     :class:`StreamTimeoutError` / :class:`StreamConnectionError` when the
     server cannot be reached in time, :class:`InvalidRequestError` (never
-    retried) for a malformed URL or header.
+    retried) for a malformed URL or header. Every message and body these
+    errors quote has *secrets* (default: those of this request) redacted.
     """
     headers = dict(kwargs.pop("headers", None) or {})
+    if secrets is None:
+        secrets = request_secrets(session, url, headers, kwargs.get("auth"))
     if not any(name.lower() == "accept" for name in headers):
         headers["Accept"] = EVENT_STREAM
     headers.setdefault("Cache-Control", "no-cache")
@@ -64,23 +74,38 @@ def open_response(session: requests.Session, method: str, url: str, **kwargs: An
         raise StreamConnectionError(
             "could not connect to %s: %s" % (where, short_reason(exc))
         ) from None
+    except ValueError as exc:  # requests and urllib3 failing on a hostile redirect Location
+        raise StreamConnectionError(
+            "%s redirected to a location that cannot be followed (%s)" % (where, type(exc).__name__)
+        ) from None
     if not 200 <= response.status_code < 300:
         with contextlib.closing(response):
-            raise status_error(response, where)
+            raise status_error(response, where, secrets)
     return response
 
 
 #: Request headers that carry API keys besides Authorization (which requests itself strips).
-KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
+KEY_HEADERS = tuple(name for name in CREDENTIAL_HEADERS if name != "authorization")
+_REDIRECTS = SessionRedirectMixin()  # requests' own redirect rules, used for the key headers too
 
 
 def _keep_keys_home(response: requests.Response, **kwargs: Any) -> None:
-    """Response hook: on a redirect to another host, drop the :data:`KEY_HEADERS` as requests drops Authorization."""
-    if response.is_redirect:
-        target = urljoin(response.url, response.headers.get("Location", ""))
-        if urlsplit(target).hostname != urlsplit(response.url).hostname:
-            for name in KEY_HEADERS:
-                response.request.headers.pop(name, None)
+    """Response hook: drop the :data:`KEY_HEADERS` on a redirect whenever requests would drop Authorization.
+
+    That is whenever the origin changes (scheme, host or port), except the
+    http -> https upgrade on default ports that requests allows. A Location
+    that cannot be parsed drops them too.
+    """
+    if not response.is_redirect:
+        return
+    try:
+        target = _REDIRECTS.get_redirect_target(response) or ""
+        strip = _REDIRECTS.should_strip_auth(response.url, urljoin(response.url, target))
+    except Exception:  # a hostile Location: requests fails on it next; the keys stay home
+        strip = True
+    if strip:
+        for name in KEY_HEADERS:
+            response.request.headers.pop(name, None)
 
 
 def close_session(session: requests.Session) -> None:
@@ -148,6 +173,15 @@ def error_message(body: Any) -> Optional[str]:
     return None
 
 
+def _detail(body: Any) -> Optional[str]:
+    """:func:`error_message` of *body*, on one line with control characters escaped."""
+    try:
+        found = error_message(body)
+    except RecursionError:
+        return None
+    return printable(found, 500) if found else None
+
+
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
     """Seconds to wait from a ``Retry-After`` value (seconds or HTTP date), or None."""
     if not value:
@@ -161,15 +195,15 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
             return None
 
 
-def status_error(response: requests.Response, where: str) -> APIStatusError:
+def status_error(response: requests.Response, where: str, secrets: Secrets) -> APIStatusError:
     """Build the :class:`APIStatusError` for a non-2xx response (reads a bounded body)."""
-    body = parse_body(response, read_body(response))
-    detail = error_message(body)
-    message = "HTTP %d %s from %s" % (response.status_code, response.reason or "", where)
+    body = secrets.redact_value(parse_body(response, read_body(response)))
+    detail = _detail(body)
+    message = "HTTP %d %s from %s" % (response.status_code, printable(response.reason or "", 100), where)
     if detail:
         message += ": " + detail
     return APIStatusError(
-        message,
+        secrets.redact(message),
         status_code=response.status_code,
         body=body,
         headers=response.headers,
@@ -184,13 +218,16 @@ def is_event_stream(response: requests.Response) -> bool:
 
 
 def content_type_error(
-    response: requests.Response, expected: str = EVENT_STREAM, body: Optional[bytes] = None
+    response: requests.Response,
+    secrets: Secrets,
+    expected: str = EVENT_STREAM,
+    body: Optional[bytes] = None,
 ) -> ContentTypeError:
     """Build the error for a 2xx body of the wrong kind, quoting what came back (*body* if already read)."""
-    content_type = response.headers.get("Content-Type") or "no Content-Type"
+    content_type = printable(response.headers.get("Content-Type") or "no Content-Type", 100)
     if body is None:
         body = read_body(response, 2048)
-    preview = " ".join(body[:2048].decode("utf-8", "replace").split())[:200]
+    preview = secrets.redact(printable(" ".join(body[:2048].decode("utf-8", "replace").split())[:200]))
     return ContentTypeError(
         "expected %s but the server answered %d with %s: %r"
         % (expected, response.status_code, content_type, preview),
@@ -261,8 +298,9 @@ def connect_sse(
     closes the response.
     """
     max_event_size = kwargs.pop("max_event_size", DEFAULT_MAX_EVENT_SIZE)
-    response = open_response(session, method, url, **kwargs)
+    secrets = request_secrets(session, url, kwargs.get("headers"), kwargs.get("auth"))
+    response = open_response(session, method, url, secrets=secrets, **kwargs)
     with EventSource(response, max_event_size=max_event_size) as source:
         if not is_event_stream(response):
-            raise content_type_error(response)
+            raise content_type_error(response, secrets)
         yield source

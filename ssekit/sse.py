@@ -13,7 +13,8 @@ loops per byte in Python: this is the hot path of every client.
 import json
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
-from .errors import EventTooLargeError, MalformedEventError, preview
+from ._text import preview
+from .errors import EventTooLargeError, MalformedEventError
 
 #: Default limit for one line and for one event's data (bytes / characters).
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024

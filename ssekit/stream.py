@@ -4,7 +4,6 @@ Both sit on :mod:`ssekit.http` and take their deadline, cancellation and
 retry rules from :mod:`ssekit.control`; ``stream_completion`` feeds the
 wire-format accumulators of :mod:`ssekit.formats`.
 """
-import json as json_module
 import logging
 import os
 import threading
@@ -14,6 +13,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Tuple
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from ._text import Secrets, redact_url
 from .completion import Completion
 from .control import MAX_RETRY_AFTER, RETRY_STATUSES, Attempt, RetryLike, TimeoutLike, attempts, retry_after, retry_policy, watching
 from .errors import (
@@ -23,10 +23,18 @@ from .errors import (
     SSEKitError,
     StreamConnectionError,
     UnsupportedFormatError,
-    redact_url,
 )
 from .formats import Accumulator, completion_from_result, new_accumulator
-from .http import KEY_HEADERS, EventSource, close_session, content_type_error, is_event_stream, open_response, parse_body, read_body
+from .http import (
+    EventSource,
+    close_session,
+    content_type_error,
+    is_event_stream,
+    open_response,
+    parse_body,
+    read_body,
+    request_secrets,
+)
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
@@ -79,25 +87,6 @@ def _with_partial(error: SSEKitError, partial: Completion, committed: bool) -> N
             len(partial.text),
         )
         error.args = (error.message,)
-
-
-def _scrub(error: SSEKitError, headers: Mapping[str, str]) -> None:
-    """Replace the request's secrets (Authorization and the key headers) in *error*'s message and body."""
-    secrets = set()
-    for name in ("Authorization",) + KEY_HEADERS:
-        value = headers.get(name)
-        if value:
-            secrets.add(value)
-            secrets.update(part for part in value.split() if len(part) >= 8)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in error.message:
-            error.message = error.message.replace(secret, "[redacted]")
-            error.args = (error.message,)
-        body = getattr(error, "body", None)
-        if isinstance(body, str) and secret in body:
-            error.body = body.replace(secret, "[redacted]")  # type: ignore[attr-defined]
-        elif isinstance(body, (dict, list)) and secret in json_module.dumps(body):
-            error.body = json_module.loads(json_module.dumps(body).replace(secret, "[redacted]"))  # type: ignore[attr-defined]
 
 
 class CompletionStream:
@@ -256,7 +245,6 @@ class CompletionStream:
             if self._stop.is_set():  # the cancel's interrupt broke the read or the request
                 return
             _with_partial(exc, self.completion, self._attempt is not None and self._attempt.committed)
-            _scrub(exc, self._headers)
             raise
         except BaseException as exc:
             if not isinstance(exc, Exception):  # Ctrl-C, or the generator closed by a break
@@ -272,10 +260,12 @@ class CompletionStream:
         """One request: (event, text delta) pairs until the stream ends (nothing once cancelled)."""
         if self._stop.is_set():
             return
+        secrets = request_secrets(session, self.url, self._headers, self._request_kwargs.get("auth"))
         response = open_response(
             session,
             self.method,
             self.url,
+            secrets=secrets,
             json=self._json,
             headers=self._headers,
             timeout=attempt.timeout(self.timeout),
@@ -284,7 +274,7 @@ class CompletionStream:
         self.response = response
         fallback_id = _response_id(response)
         logger.debug("%s %s: HTTP %d, id %s", self.method, redact_url(self.url), response.status_code, fallback_id)
-        accumulator = self._accumulator = new_accumulator(self.format, fallback_id=fallback_id)
+        accumulator = self._accumulator = new_accumulator(self.format, fallback_id=fallback_id, secrets=secrets)
         source = self._source = EventSource(response, deadline=attempt.deadline, max_event_size=self._max_event_size)
         with source:
             if self._stop.is_set():  # cancelled while the request was on its way
@@ -292,7 +282,7 @@ class CompletionStream:
             if is_event_stream(response):
                 pairs = ((event, accumulator.add(event)) for event in source.iter_sse())  # type: Iterator[Tuple[ServerSentEvent, str]]
             else:
-                pairs = iter([self._whole_result(response, fallback_id)])
+                pairs = iter([self._whole_result(response, fallback_id, secrets)])
             for event, delta in pairs:
                 if self._on_event is not None:
                     attempt.commit()
@@ -301,11 +291,13 @@ class CompletionStream:
             if self._completion is None:  # (a whole result is complete already)
                 self._completion = accumulator.finish()
 
-    def _whole_result(self, response: requests.Response, fallback_id: Optional[str]) -> Tuple[ServerSentEvent, str]:
+    def _whole_result(
+        self, response: requests.Response, fallback_id: Optional[str], secrets: Secrets
+    ) -> Tuple[ServerSentEvent, str]:
         """A complete non-streamed JSON answer as one (event, text) pair; anything else raises."""
         expected = "text/event-stream or a JSON result of a known format"
         if "json" not in (response.headers.get("Content-Type") or "").lower():
-            raise content_type_error(response, expected)
+            raise content_type_error(response, secrets, expected)
         data = read_body(response, self._max_event_size + 1)
         if len(data) > self._max_event_size:
             raise EventTooLargeError(
@@ -314,9 +306,11 @@ class CompletionStream:
                 limit=self._max_event_size,
             )
         try:
-            self._completion = completion_from_result(parse_body(response, data), fallback_id=fallback_id)
+            self._completion = completion_from_result(
+                parse_body(response, data), fallback_id=fallback_id, secrets=secrets
+            )
         except UnsupportedFormatError:
-            raise content_type_error(response, expected, body=data) from None
+            raise content_type_error(response, secrets, expected, body=data) from None
         return ServerSentEvent(data=data.decode("utf-8", "replace")), self._completion.text
 
 
@@ -376,6 +370,7 @@ def follow_sse(
     headers = CaseInsensitiveDict(requests_kwargs.pop("headers", None) or {})  # type: CaseInsensitiveDict[str]
     max_event_size = requests_kwargs.pop("max_event_size", DEFAULT_MAX_EVENT_SIZE)
     where = "%s %s" % (method.upper(), redact_url(url))
+    secrets = request_secrets(session, url, headers, requests_kwargs.get("auth"))
     delay = reconnect_delay
     reconnects = 0
     while True:
@@ -386,13 +381,13 @@ def follow_sse(
         failure = None  # type: Optional[SSEKitError]
         delivered = False
         try:
-            response = open_response(session, method, url, headers=headers, **requests_kwargs)
+            response = open_response(session, method, url, secrets=secrets, headers=headers, **requests_kwargs)
             with EventSource(response, max_event_size=max_event_size) as source:
                 if response.status_code == 204:
                     logger.info("%s answered 204 No Content: the feed is over", where)
                     return
                 if not is_event_stream(response):
-                    raise content_type_error(response)
+                    raise content_type_error(response, secrets)
                 decoder = source.decoder
                 decoder.last_event_id = last_event_id  # the id persists across connections
                 try:

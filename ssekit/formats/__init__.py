@@ -8,6 +8,7 @@ non-streamed answer of any known format. Standard library only.
 import json
 from typing import Any, Dict, Iterable, Mapping, Optional, Type
 
+from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
@@ -85,8 +86,8 @@ class AutoAccumulator(Accumulator):
     format = "auto"
     _proper_end = "an event of a known format"
 
-    def __init__(self, *, fallback_id: Optional[str] = None) -> None:
-        super().__init__(fallback_id=fallback_id)
+    def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
+        super().__init__(fallback_id=fallback_id, secrets=secrets)
         self.delegate = None  # type: Optional[Accumulator]
         self._skipped = 0
 
@@ -102,7 +103,7 @@ class AutoAccumulator(Accumulator):
             self._check_result_error(payload)
             self._skipped += 1
             return ""
-        self.delegate = FORMATS[format_name](fallback_id=self.fallback_id)
+        self.delegate = FORMATS[format_name](fallback_id=self.fallback_id, secrets=self._secrets)
         return self.delegate._dispatch(payload, name)
 
     @property
@@ -136,14 +137,16 @@ def _format_names() -> str:
     return ", ".join(["auto"] + sorted(FORMATS))
 
 
-def new_accumulator(format: str = "auto", *, fallback_id: Optional[str] = None) -> Accumulator:
-    """A fresh accumulator for *format* (a :data:`FORMATS` name or ``"auto"``)."""
+def new_accumulator(
+    format: str = "auto", *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
+) -> Accumulator:
+    """A fresh accumulator for *format* (a :data:`FORMATS` name or ``"auto"``); its errors redact *secrets*."""
     if format == "auto":
-        return AutoAccumulator(fallback_id=fallback_id)
+        return AutoAccumulator(fallback_id=fallback_id, secrets=secrets)
     cls = FORMATS.get(format)
     if cls is None:
         raise UnsupportedFormatError("unknown format %r; valid formats: %s" % (format, _format_names()))
-    return cls(fallback_id=fallback_id)
+    return cls(fallback_id=fallback_id, secrets=secrets)
 
 
 def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
@@ -159,7 +162,9 @@ def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
     return accumulator.finish()
 
 
-def completion_from_result(obj: Any, *, fallback_id: Optional[str] = None) -> Completion:
+def completion_from_result(
+    obj: Any, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
+) -> Completion:
     """The complete Completion of a non-streamed answer (``chat.completion``, Responses
     ``response``, Anthropic ``message``, generation result).
 
@@ -168,11 +173,11 @@ def completion_from_result(obj: Any, *, fallback_id: Optional[str] = None) -> Co
     """
     if not isinstance(obj, dict):
         raise UnsupportedFormatError("a result must be a JSON object, not %s" % type(obj).__name__)
-    AutoAccumulator(fallback_id=fallback_id)._check_result_error(obj)
+    AutoAccumulator(fallback_id=fallback_id, secrets=secrets)._check_result_error(obj)
     format_name = _format_of(obj, None)
     if format_name is None:
         raise UnsupportedFormatError(
-            "not a result of a known format (%s); keys: %s" % (_format_names(), ", ".join(sorted(obj))[:200])
+            "not a result of a known format (%s); keys: %s" % (_format_names(), printable(", ".join(sorted(obj)), 200))
         )
     return FORMATS[format_name].from_result(obj, fallback_id=fallback_id)
 

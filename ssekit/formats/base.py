@@ -16,7 +16,8 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
 
 from ..completion import Completion, ToolCall, Usage, normalize_finish_reason
-from ..errors import IncompleteStreamError, MalformedEventError, StreamError, preview
+from .._text import NO_SECRETS, Secrets, preview, printable
+from ..errors import IncompleteStreamError, MalformedEventError, StreamError
 from ..sse import ServerSentEvent
 
 #: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
@@ -192,8 +193,9 @@ class Accumulator:
     #: What a proper end of this format looks like, for the IncompleteStreamError message.
     _proper_end = "data: [DONE]"  # type: ClassVar[str]
 
-    def __init__(self, *, fallback_id: Optional[str] = None) -> None:
+    def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
         self.fallback_id = fallback_id
+        self._secrets = secrets
         self.id = None  # type: Optional[str]
         self.model = None  # type: Optional[str]
         self._usage = None  # type: Optional[Dict[str, Any]]
@@ -226,7 +228,7 @@ class Accumulator:
                 return ""
         if type(payload) is not dict:
             raise MalformedEventError(
-                "%s event data is JSON but not an object: %s" % (self.format, preview(data)),
+                self._secrets.redact("%s event data is JSON but not an object: %s" % (self.format, preview(data))),
                 data=data,
                 partial=self.completion,
             )
@@ -246,7 +248,7 @@ class Accumulator:
             return _loads(data)
         except (ValueError, RecursionError) as exc:
             raise MalformedEventError(
-                "%s event data is not valid JSON (%s): %s" % (self.format, exc, preview(data)),
+                self._secrets.redact("%s event data is not valid JSON (%s): %s" % (self.format, exc, preview(data))),
                 data=data,
                 partial=self.completion,
             ) from None
@@ -358,11 +360,22 @@ class Accumulator:
         detail = as_dict(error) or body
         message = detail.get("message")
         if not isinstance(message, str) or not message:
-            message = "the provider reported an error: %s" % json.dumps(error if error else body, default=str)[:500]
+            try:
+                quoted = json.dumps(error if error else body, default=str)[:500]
+            except (ValueError, RecursionError):
+                quoted = "(an error object nested too deep to quote)"
+            message = "the provider reported an error: %s" % quoted
         kind = detail.get("type")
         if kind == "error" or not isinstance(kind, str):
             kind = None
-        raise StreamError(message, type=kind, code=detail.get("code"), body=dict(body), partial=self.completion)
+        secrets = self._secrets
+        raise StreamError(
+            secrets.redact(printable(message, 1000)),
+            type=kind,
+            code=secrets.redact_value(detail.get("code")),
+            body=secrets.redact_value(dict(body)),
+            partial=self.completion,
+        )
 
     def _build_usage(self) -> Usage:
         return Usage.from_raw(self._usage)

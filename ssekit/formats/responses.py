@@ -12,6 +12,7 @@ understood too.
 """
 from typing import Any, Dict, List, Mapping, Optional
 
+from .._text import NO_SECRETS, Secrets
 from .base import Accumulator, as_dict, as_int, as_list, as_str
 
 class ResponsesAccumulator(Accumulator):
@@ -46,8 +47,8 @@ class ResponsesAccumulator(Accumulator):
         "response.function_call_arguments.done": "_on_arguments_done",
     }
 
-    def __init__(self, *, fallback_id: Optional[str] = None) -> None:
-        super().__init__(fallback_id=fallback_id)
+    def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
+        super().__init__(fallback_id=fallback_id, secrets=secrets)
         self._part_has_text = False  # a delta of the current content part arrived
 
     # --- text ---------------------------------------------------------------
