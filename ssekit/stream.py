@@ -24,7 +24,7 @@ from .errors import (
     StreamConnectionError,
     UnsupportedFormatError,
 )
-from .formats import Accumulator, completion_from_result, new_accumulator
+from .formats import Accumulator, completion_from_result, key_header, new_accumulator
 from .http import (
     EventSource,
     close_session,
@@ -52,17 +52,26 @@ logger = logging.getLogger("ssekit")
 EventHook = Callable[[ServerSentEvent], None]
 
 
-def _request_headers(headers: Optional[Mapping[str, str]], api_key: Optional[str]) -> "CaseInsensitiveDict[str]":
-    """The caller's headers plus ``Authorization: Bearer`` from *api_key* or :data:`API_KEY_ENV`.
+def _request_headers(
+    headers: Optional[Mapping[str, str]], api_key: Optional[str], format: str, url: str
+) -> "CaseInsensitiveDict[str]":
+    """The caller's headers plus the key from *api_key* or :data:`API_KEY_ENV`, as *format* sends it.
 
-    An explicit *api_key* replaces any Authorization header; the environment
-    variable is used only when the caller gave neither.
+    The header and its required companions come from the format module
+    (``Authorization: Bearer``; Anthropic's ``x-api-key`` plus
+    ``anthropic-version``; under ``"auto"`` chosen by the URL, see
+    :func:`ssekit.formats.key_header`). An explicit *api_key* replaces that
+    header; the environment variable is used only when the caller set neither.
+    Companion headers the caller set are kept.
     """
     merged = CaseInsensitiveDict(headers or {})  # type: CaseInsensitiveDict[str]
-    if api_key is None and "Authorization" not in merged:
+    spec = key_header(format, url)
+    if api_key is None and spec.name not in merged:
         api_key = os.environ.get(API_KEY_ENV) or None
     if api_key:
-        merged["Authorization"] = "Bearer " + api_key
+        for name, value in spec.headers(api_key).items():
+            if name == spec.name or name not in merged:
+                merged[name] = value
     return merged
 
 
@@ -125,7 +134,7 @@ class CompletionStream:
         #: The HTTP response of the current attempt (None before the first answer).
         self.response = None  # type: Optional[requests.Response]
         self._json = json
-        self._headers = _request_headers(headers, api_key)
+        self._headers = _request_headers(headers, api_key, format, url)
         self._session = session
         self._retry = retry_policy(retry)
         self._cancel_event = cancel

@@ -157,7 +157,9 @@ class Stream(CliTestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(out, DEFAULT_ANSWER + "\n")
         self.assertNotIn(KEY, out + err)
-        self.assertEqual(self.gateway.requests[-1].headers["Authorization"], "Bearer " + KEY)
+        request = self.gateway.requests[-1]
+        self.assertEqual((request.headers.get("x-api-key"), request.headers.get("Authorization")), (KEY, None))
+        self.assertEqual(request.headers["anthropic-version"], "2023-06-01")
 
     def test_body_from_a_file(self) -> None:
         path = self.temp_file(self.body("generation").encode("utf-8"))

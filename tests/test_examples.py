@@ -54,7 +54,8 @@ class Examples(unittest.TestCase):
             cls.local = {name: _finish(process) for name, process in local.items()}
             cls.remote = {name: _finish(process) for name, process in remote.items()}
             cls.remote_requests = [
-                {"path": request.path, "auth": request.headers.get("Authorization"), "model": (request.json() or {}).get("model")}
+                {"path": request.path, "auth": request.headers.get("Authorization"), "x-api-key": request.headers.get("x-api-key"),
+                 "model": (request.json() or {}).get("model")}
                 for request in gateway.requests
             ]
 
@@ -169,7 +170,10 @@ class Examples(unittest.TestCase):
                 self.assertNotIn(KEY, out + err)
         self.assertTrue(self.remote_requests)
         for request in self.remote_requests:
-            self.assertEqual(request["auth"], "Bearer " + KEY, request["path"])
+            if request["path"].endswith("/messages"):  # Anthropic's header, never Authorization
+                self.assertEqual((request["x-api-key"], request["auth"]), (KEY, None), request["path"])
+            else:
+                self.assertEqual((request["auth"], request["x-api-key"]), ("Bearer " + KEY, None), request["path"])
         models = {request["model"] for request in self.remote_requests if request["path"] != "/v1/events"}
         self.assertEqual(models, {"remote-model"})
 

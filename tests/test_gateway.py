@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import requests
 
 import ssekit
-from ssekit import IncompleteStreamError, ServerSentEvent, StreamTimeoutError, accumulate, iter_sse
+from ssekit import IncompleteStreamError, ServerSentEvent, StreamTimeoutError, accumulate, iter_sse, stream_completion
 from ssekit.formats import completion_from_result
 from ssekit.testing import DEFAULT_ANSWER, DEFAULT_MODEL, DEFAULT_PROMPT, PATHS, LocalGateway, sample_request, split_tokens
 
@@ -184,7 +184,7 @@ class BadRequests(GatewayTestCase):
 class ApiKey(GatewayTestCase):
     api_key = "sk-local-secret"
 
-    def test_key_required_as_bearer_or_x_api_key(self) -> None:
+    def test_key_required_in_the_header_each_format_uses(self) -> None:
         self.assertEqual(self.post("chat_completions", sample_request("chat_completions")).status_code, 401)
         wrong = self.post("chat_completions", sample_request("chat_completions"), headers={"Authorization": "Bearer nope"})
         self.assertEqual(wrong.status_code, 401)
@@ -192,7 +192,32 @@ class ApiKey(GatewayTestCase):
         self.assertEqual(bearer.status_code, 200)
         anthropic = self.post("messages", sample_request("messages"), headers={"x-api-key": self.api_key})
         self.assertEqual(anthropic.status_code, 200)
+        refused = self.post("messages", sample_request("messages"), headers={"Authorization": "Bearer " + self.api_key})
+        self.assertEqual(refused.status_code, 401, "Anthropic's API reads x-api-key only")
+        self.assertEqual(refused.json()["error"]["type"], "authentication_error")
+        self.assertEqual(self.post("chat_completions", {}, headers={"x-api-key": self.api_key}).status_code, 401)
         self.assertFalse([line for line in self.log if self.api_key in line], "the key must never be logged")
+
+    def test_stream_completion_sends_the_key_as_each_format_wants(self) -> None:
+        for format in ("messages", "auto"):
+            with self.subTest(format=format):
+                url = self.gateway.url("messages")
+                with stream_completion(url, json=sample_request("messages"), api_key=self.api_key, format=format) as stream:
+                    self.assertTrue("".join(stream))
+                headers = self.gateway.requests[-1].headers
+                self.assertEqual(headers.get("x-api-key"), self.api_key)
+                self.assertEqual(headers.get("anthropic-version"), "2023-06-01")
+                self.assertIsNone(headers.get("Authorization"))
+        url = self.gateway.url("messages")
+        with stream_completion(url, json=sample_request("messages"), api_key=self.api_key,
+                               headers={"anthropic-version": "2024-01-01"}) as stream:  # fmt: skip
+            list(stream)
+        self.assertEqual(self.gateway.requests[-1].headers["anthropic-version"], "2024-01-01", "the caller's version wins")
+        with stream_completion(self.gateway.url("chat_completions"), json=sample_request("chat_completions"),
+                               api_key=self.api_key) as stream:  # fmt: skip
+            list(stream)
+        headers = self.gateway.requests[-1].headers
+        self.assertEqual((headers.get("Authorization"), headers.get("x-api-key")), ("Bearer " + self.api_key, None))
 
 
 class Faults(GatewayTestCase):

@@ -6,13 +6,14 @@ from the first meaningful event); :func:`completion_from_result` reads a
 non-streamed answer of any known format. Standard library only.
 """
 import json
+from urllib.parse import urlsplit
 from typing import Any, Dict, Iterable, Mapping, Optional, Type
 
 from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from .base import Accumulator, EventLike, as_str
+from .base import BEARER, Accumulator, EventLike, KeyHeader, as_str
 from .chat_completions import ChatCompletionsAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
@@ -112,6 +113,11 @@ class AutoAccumulator(Accumulator):
         return self.delegate.complete if self.delegate is not None else self._ended
 
     @property
+    def ended(self) -> bool:
+        """True once the format's end marker arrived: stop reading."""
+        return self.delegate.ended if self.delegate is not None else self._ended
+
+    @property
     def completion(self) -> Completion:
         """A snapshot of everything rebuilt so far (empty until the format is known)."""
         if self.delegate is not None:
@@ -135,6 +141,24 @@ class AutoAccumulator(Accumulator):
 
 def _format_names() -> str:
     return ", ".join(["auto"] + sorted(FORMATS))
+
+
+def key_header(format: str, url: str) -> KeyHeader:
+    """How the API key goes out for *format*; with ``"auto"``, the format the URL's path names.
+
+    The rule for ``"auto"``: a path ending in a format's ``url_suffixes``
+    (``/messages`` is Anthropic's) picks that format's header; any other URL
+    gets ``Authorization: Bearer``.
+    """
+    cls = FORMATS.get(format)
+    if cls is None:
+        path = urlsplit(url).path.rstrip("/") if "://" in url else url
+        cls = next((cls for cls in FORMATS.values() if path.endswith(cls.url_suffixes)), None)
+    return cls.key_header if cls is not None else BEARER
+
+
+#: Every header name a format sends a key in (stripped on cross-origin redirects, redacted everywhere).
+KEY_HEADER_NAMES = tuple(sorted({cls.key_header.name.lower() for cls in FORMATS.values()}))
 
 
 def new_accumulator(
@@ -188,10 +212,13 @@ __all__ = [
     "ChatCompletionsAccumulator",
     "FORMATS",
     "GenerationAccumulator",
+    "KEY_HEADER_NAMES",
+    "KeyHeader",
     "MessagesAccumulator",
     "ResponsesAccumulator",
     "accumulate",
     "completion_from_result",
     "detect_format",
+    "key_header",
     "new_accumulator",
 ]

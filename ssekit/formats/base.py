@@ -13,7 +13,7 @@ machinery: a :class:`Choice` (text, reasoning and refusal pieces, its
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..completion import Completion, ToolCall, Usage, normalize_finish_reason
 from .._text import NO_SECRETS, Secrets, preview, printable
@@ -173,6 +173,29 @@ class Choice:
             self.raw_finish_reason = raw_reason
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyHeader:
+    """How a format sends the API key: ``{name}: {prefix}{key}``, plus headers the API requires beside it.
+
+    *required* headers are added only when the caller has not set them (e.g.
+    Anthropic's ``anthropic-version``).
+    """
+
+    name: str = "Authorization"
+    prefix: str = "Bearer "
+    required: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def headers(self, api_key: str) -> Dict[str, str]:
+        """The headers carrying *api_key* (the required ones included)."""
+        headers = dict(self.required)
+        headers[self.name] = self.prefix + api_key
+        return headers
+
+
+#: OpenAI's way, which most gateways copy.
+BEARER = KeyHeader()
+
+
 class Accumulator:
     """Rebuilds a :class:`Completion` from the events of one stream, one event at a time.
 
@@ -192,6 +215,10 @@ class Accumulator:
     _events = {}  # type: ClassVar[Dict[str, str]]
     #: What a proper end of this format looks like, for the IncompleteStreamError message.
     _proper_end = "data: [DONE]"  # type: ClassVar[str]
+    #: How the API key is sent to this format's API.
+    key_header = BEARER  # type: ClassVar[KeyHeader]
+    #: URL path endings that name this format (for the key header under ``format="auto"``).
+    url_suffixes = ()  # type: ClassVar[Tuple[str, ...]]
 
     def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
         self.fallback_id = fallback_id
@@ -256,6 +283,11 @@ class Accumulator:
     @property
     def complete(self) -> bool:
         """True once the stream ended properly for its format."""
+        return self._ended
+
+    @property
+    def ended(self) -> bool:
+        """True once the format's end marker arrived (``[DONE]``, ``message_stop``...): stop reading."""
         return self._ended
 
     @property

@@ -24,6 +24,7 @@ class ChatCompletionsAccumulator(Accumulator):
     """
 
     format = "chat_completions"
+    url_suffixes = ("/chat/completions",)
     _proper_end = "a finish_reason or data: [DONE]"
 
     @property

@@ -11,7 +11,7 @@ ignored and ``error`` raises :class:`~ssekit.errors.StreamError`.
 import json
 from typing import Any, Dict, Mapping, Optional
 
-from .base import Accumulator, as_dict, as_int, as_list, as_str
+from .base import Accumulator, KeyHeader, as_dict, as_int, as_list, as_str
 
 
 class MessagesAccumulator(Accumulator):
@@ -25,6 +25,8 @@ class MessagesAccumulator(Accumulator):
 
     format = "messages"
     _proper_end = "message_stop"
+    key_header = KeyHeader("x-api-key", "", {"anthropic-version": "2023-06-01"})
+    url_suffixes = ("/messages",)
     _events = {
         "message_start": "_on_message_start",
         "content_block_start": "_on_block_start",

@@ -25,6 +25,7 @@ class ResponsesAccumulator(Accumulator):
     """
 
     format = "responses"
+    url_suffixes = ("/responses",)
     _proper_end = "response.completed or response.incomplete"
     _events = {
         "response.created": "_on_response",

@@ -20,7 +20,8 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..errors import SSEKitError
-from ..formats import new_accumulator
+from ..formats import FORMATS, new_accumulator
+from ..formats.base import BEARER
 from ..sse import iter_sse
 from .builders import build_events, build_result, split_tokens
 from .server import RecordedRequest, RouteFunction, ScriptedResponse, SSEServer
@@ -255,7 +256,7 @@ class LocalGateway:
         """A completion: read the request, apply a queued fault, stream or return the canned answer."""
         if request.method != "POST":
             raise _BadRequest(405, "use POST for %s" % request.path)
-        self._check_key(request)
+        self._check_key(request, format)
         body = request.json()
         if not isinstance(body, dict):
             raise _BadRequest(400, "the request body must be a JSON object")
@@ -297,13 +298,14 @@ class LocalGateway:
             return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, stall=True)
         return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, cut_after=sum(len(item) for item in kept))
 
-    def _check_key(self, request: RecordedRequest) -> None:
+    def _check_key(self, request: RecordedRequest, format: Optional[str] = None) -> None:
+        """Refuse a request whose key is not in the header the real API of *format* reads."""
         if self._api_key is None:
             return
-        bearer = request.headers.get("Authorization", "")
-        given = bearer[7:] if bearer.lower().startswith("bearer ") else request.headers.get("x-api-key")
-        if given != self._api_key:
-            raise _BadRequest(401, "invalid or missing API key")
+        spec = FORMATS[format].key_header if format in FORMATS else BEARER
+        given = request.headers.get(spec.name, "")
+        if not given.startswith(spec.prefix) or given[len(spec.prefix):] != self._api_key:
+            raise _BadRequest(401, "invalid or missing API key (expected in the %s header)" % spec.name)
 
     # --- the plain feed ----------------------------------------------------------------
 
