@@ -337,7 +337,7 @@ def client_ssekit_accumulate(job: Dict[str, Any], sink: Sink) -> Run:
     from ssekit.formats import FORMATS
 
     session = requests.Session()
-    accumulator_class = FORMATS[_ACCUMULATORS[job["format"]]]
+    accumulator_class = FORMATS[_ACCUMULATORS[job["format"]]].accumulator
 
     def run() -> Result:
         accumulator = accumulator_class()

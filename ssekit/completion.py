@@ -1,65 +1,45 @@
 """The result types every wire format rebuilds into: Completion, ToolCall, Usage.
 
-Plain frozen values: readable ``repr``, ``==``, and ``to_dict()`` for JSON.
-Standard library only.
+Provider-neutral and read-only: ``repr``, ``==`` and ``to_dict()`` for JSON.
+A :class:`Completion` keeps the provider's own output (``output``: the content
+blocks, output items or message, verbatim and in order); ``text``,
+``reasoning``, ``refusal`` and ``tool_calls`` are views of it, worked out on
+first access, so taking a snapshot after every event stays cheap however long
+the answer grows. What each provider's words mean lives in its format module
+(:mod:`ssekit.formats`). Standard library only.
 """
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .errors import ToolCallArgumentsError
-
-# Provider finish reasons mapped onto the OpenAI vocabulary; others pass through.
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "completed": "stop",
-    "max_tokens": "length",
-    "max_output_tokens": "length",
-    "tool_use": "tool_calls",
-    "function_call": "tool_calls",
-    "refusal": "content_filter",
-}
-
-
-def normalize_finish_reason(raw: Optional[str]) -> Optional[str]:
-    """Map a provider's stop reason to ``stop`` / ``length`` / ``tool_calls`` / ..."""
-    if raw is None:
-        return None
-    return _FINISH_REASONS.get(raw, raw)
+from .errors import SSEKitError, ToolCallArgumentsError
 
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts, normalised across providers; ``raw`` keeps what was sent."""
+    """Token counts, normalised across providers; ``raw`` keeps what the provider sent.
+
+    Every count is None when the provider did not report it (never an
+    estimate). ``final`` is True when the figures are the provider's final
+    report for the answer, False for a snapshot from mid-stream (e.g. the
+    ``message_start`` usage of a stream that was cut before ``message_delta``).
+    """
 
     input_tokens: Optional[int] = None
     output_tokens: Optional[int] = None
     total_tokens: Optional[int] = None
+    reasoning_tokens: Optional[int] = None
+    cache_read_input_tokens: Optional[int] = None
+    cache_creation_input_tokens: Optional[int] = None
+    final: bool = field(default=False, compare=False)
     raw: Dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def from_raw(cls, raw: Optional[Dict[str, Any]]) -> "Usage":
-        """Build from any provider's usage dict (OpenAI, Responses, Anthropic, gateways)."""
-        if not isinstance(raw, dict):
-            return cls()
-        input_tokens = _first_int(raw, "input_tokens", "prompt_tokens")
-        output_tokens = _first_int(raw, "output_tokens", "completion_tokens")
-        total_tokens = _first_int(raw, "total_tokens", "tokens_used")
-        if total_tokens is None and input_tokens is not None and output_tokens is not None:
-            total_tokens = input_tokens + output_tokens
-        return cls(input_tokens, output_tokens, total_tokens, dict(raw))
 
     def __bool__(self) -> bool:
         return bool(self.raw) or self.total_tokens is not None
 
-
-def _first_int(raw: Dict[str, Any], *keys: str) -> Optional[int]:
-    for key in keys:
-        value = raw.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+    def to_dict(self) -> Dict[str, Any]:
+        """The counts, ``final`` and ``raw`` as a JSON-ready dict."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -82,44 +62,170 @@ class ToolCall:
             return {}
         try:
             return json.loads(self.arguments)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ToolCallArgumentsError(
                 "arguments of tool call %r (index %d) are not valid JSON: %s"
                 % (self.name, self.index, exc)
             ) from None
 
+    def to_dict(self) -> Dict[str, Any]:
+        """The call as a JSON-ready dict."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
-@dataclass(frozen=True)
+
+class Views:
+    """What a format module works out from its output on first access (see :class:`Completion`)."""
+
+    __slots__ = ("text", "reasoning", "refusal", "tool_calls", "output")
+
+    def __init__(
+        self,
+        *,
+        text: str = "",
+        reasoning: str = "",
+        refusal: Optional[str] = None,
+        tool_calls: Sequence[ToolCall] = (),
+        output: Sequence[Any] = (),
+    ) -> None:
+        self.text = text
+        self.reasoning = reasoning
+        self.refusal = refusal
+        self.tool_calls = list(tool_calls)
+        self.output = list(output)
+
+
+#: The fields of a Completion, in the order of ``repr`` and ``to_dict()``.
+_FIELDS = (
+    "text", "tool_calls", "usage", "finish_reason", "id", "model", "complete", "reasoning", "refusal",
+    "raw_finish_reason", "format", "choices", "extra", "output",
+)  # fmt: skip
+
+
 class Completion:
     """What the model said, rebuilt from the stream (a snapshot when taken mid-stream).
 
-    ``finish_reason`` is normalised (``stop``, ``length``, ``tool_calls``,
-    ``content_filter``...), ``raw_finish_reason`` is the provider's own value.
-    ``complete`` is True only once the stream ended properly for its format.
-    ``choices`` holds one Completion per choice when a Chat Completions stream
-    carried several (``n > 1``); the top-level fields speak for choice 0.
-    ``extra`` keeps provider-specific values (e.g. a thinking signature).
+    ``output`` is the provider's own output, verbatim and in order: Anthropic
+    content blocks (each thinking block with its own signature), Responses
+    output items (reasoning items with ``id``, ``summary`` and
+    ``encrypted_content``), or the Chat Completions assistant message. The
+    flat fields are views of it: ``text``, ``reasoning``, ``refusal`` (None
+    unless the model refused) and ``tool_calls``. ``finish_reason`` is
+    normalised (``stop``, ``length``, ``tool_calls``, ``content_filter``...),
+    ``raw_finish_reason`` is the provider's own value. ``complete`` is True
+    only once the stream ended properly for its format. ``choices`` holds one
+    Completion per choice when a stream carried several (``n > 1``); the
+    top-level fields speak for choice 0. ``extra`` keeps provider-specific
+    values (e.g. a Responses ``status``). Read-only.
     """
 
-    text: str = ""
-    tool_calls: List[ToolCall] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    finish_reason: Optional[str] = None
-    id: Optional[str] = None
-    model: Optional[str] = None
-    complete: bool = False
-    reasoning: str = ""
-    refusal: Optional[str] = None
-    raw_finish_reason: Optional[str] = None
-    format: Optional[str] = None
-    choices: List["Completion"] = field(default_factory=list)
-    extra: Dict[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "usage", "finish_reason", "id", "model", "complete", "raw_finish_reason", "format", "choices", "extra",
+        "_views", "_resolve",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        views: "Optional[Callable[[], Views]]" = None,
+        usage: Optional[Usage] = None,
+        finish_reason: Optional[str] = None,
+        id: Optional[str] = None,
+        model: Optional[str] = None,
+        complete: bool = False,
+        raw_finish_reason: Optional[str] = None,
+        format: Optional[str] = None,
+        choices: Sequence["Completion"] = (),
+        extra: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "usage", usage if usage is not None else Usage())
+        set_(self, "finish_reason", finish_reason)
+        set_(self, "id", id)
+        set_(self, "model", model)
+        set_(self, "complete", complete)
+        set_(self, "raw_finish_reason", raw_finish_reason)
+        set_(self, "format", format)
+        set_(self, "choices", list(choices))
+        set_(self, "extra", dict(extra or {}))
+        set_(self, "_resolve", views)
+        set_(self, "_views", None)
+
+    def _resolved(self) -> Views:
+        views = self._views
+        if views is None:
+            views = self._resolve() if self._resolve is not None else Views()
+            object.__setattr__(self, "_views", views)
+            object.__setattr__(self, "_resolve", None)
+        return views
+
+    @property
+    def text(self) -> str:
+        """The answer's text (all text blocks / parts joined)."""
+        return self._resolved().text
+
+    @property
+    def reasoning(self) -> str:
+        """The model's visible reasoning or thinking text, joined ("" when none)."""
+        return self._resolved().reasoning
+
+    @property
+    def refusal(self) -> Optional[str]:
+        """The refusal text, None unless the model refused."""
+        return self._resolved().refusal
+
+    @property
+    def tool_calls(self) -> List[ToolCall]:
+        """The tool calls, in order."""
+        return self._resolved().tool_calls
+
+    @property
+    def output(self) -> List[Any]:
+        """The provider's own output, verbatim and in order (see the class docstring)."""
+        return self._resolved().output
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Completion is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Completion is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Completion):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # (equal values, mutable contents: like a dataclass with eq)
+
+    def __repr__(self) -> str:
+        shown = ("text", "tool_calls", "usage", "finish_reason", "id", "model", "complete", "reasoning", "refusal", "format")
+        return "Completion(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in shown)
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready dict of every field (nested values included)."""
-        return asdict(self)
+        data = {}  # type: Dict[str, Any]
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if name == "usage":
+                value = value.to_dict()
+            elif name == "tool_calls":
+                value = [call.to_dict() for call in value]
+            elif name == "choices":
+                value = [choice.to_dict() for choice in value]
+            data[name] = value
+        return data
 
     def to_json(self, **dumps_kwargs: Any) -> str:
-        """``json.dumps(self.to_dict())``; keyword arguments go to ``json.dumps``."""
+        """``json.dumps(self.to_dict())``; keyword arguments go to ``json.dumps``.
+
+        Raises :class:`SSEKitError` (never ``RecursionError``) when a provider
+        value is nested too deep to encode.
+        """
         dumps_kwargs.setdefault("ensure_ascii", False)
-        return json.dumps(self.to_dict(), **dumps_kwargs)
+        try:
+            return json.dumps(self.to_dict(), **dumps_kwargs)
+        except RecursionError:
+            raise SSEKitError("the completion holds a provider value nested too deep to encode as JSON") from None

@@ -34,12 +34,12 @@ def rich_events(format: str) -> List[bytes]:
 
 class Accumulate(unittest.TestCase):
     def test_auto_recognises_every_format_in_every_chunking(self) -> None:
-        for name, cls in FORMATS.items():
+        for name, spec in FORMATS.items():
             with self.subTest(format=name):
                 data = b"".join(rich_events(name))
                 expected = accumulate(iter_sse([data]), name)
                 self.assertEqual(expected.format, name)
-                self.assertIsInstance(new_accumulator(name), cls)
+                self.assertIsInstance(new_accumulator(name), spec.accumulator)
                 for chunks in chunkings(data, seed=1, count=3):
                     self.assertEqual(accumulate(iter_sse(chunks)), expected)
 
@@ -138,7 +138,7 @@ class Auto(unittest.TestCase):
         self.assertEqual((completion.text, completion.complete, completion.format), ("", True, None))
 
     def test_every_accumulator_has_the_same_public_api(self) -> None:
-        for cls in list(FORMATS.values()) + [AutoAccumulator]:
+        for cls in [spec.accumulator for spec in FORMATS.values()] + [AutoAccumulator]:
             with self.subTest(cls=cls.__name__):
                 self.assertTrue(issubclass(cls, Accumulator))
                 accumulator = cls(fallback_id="f")

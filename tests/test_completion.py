@@ -148,7 +148,8 @@ class CompletionValues(unittest.TestCase):
 
     def test_usage_normalisation_keeps_the_raw_dict(self) -> None:
         usage = self.completion().usage
-        self.assertEqual(usage, Usage(82, 17, 99))
+        self.assertEqual(usage, Usage(82, 17, 99, cache_read_input_tokens=0))
+        self.assertTrue(usage.final)
         self.assertEqual(usage.raw["prompt_tokens_details"], {"cached_tokens": 0})
 
     def test_invalid_tool_arguments_raise_a_clear_error(self) -> None:

@@ -33,7 +33,11 @@ class RecordedStreams(unittest.TestCase):
         self.assertEqual(completion.text, "The greatest common divisor of 1071 and 462 is **21**.")
         self.assertTrue(completion.reasoning.startswith("I need to find the GCD"))
         self.assertTrue(completion.reasoning.endswith("147 = 7 \u00d7 21 + 0"))
-        self.assertEqual(completion.extra, {"thinking_signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"})
+        thinking, text = completion.output
+        self.assertEqual((thinking["type"], thinking["signature"]), ("thinking", "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"))
+        self.assertEqual(thinking["thinking"], completion.reasoning)
+        self.assertEqual(text, {"type": "text", "text": completion.text})
+        self.assertEqual(completion.extra, {})
         self.assertEqual(completion.finish_reason, "stop")
 
     def test_add_returns_only_answer_text(self) -> None:

@@ -1,58 +1,59 @@
-"""The wire formats: one accumulator per format, format detection, and :func:`accumulate`.
+"""The wire formats: the registry, format detection, and :func:`accumulate`.
 
-``FORMATS`` maps each format name to its accumulator class;
-:func:`new_accumulator` builds one by name (``"auto"`` recognises the format
-from the first meaningful event); :func:`completion_from_result` reads a
-non-streamed answer of any known format. Standard library only.
+Each format is one module of this package holding everything ssekit knows
+about it (see :mod:`ssekit.formats.base`): its accumulator, its finish-reason
+and usage vocabulary, how it is recognised and how its API key is sent. The
+module exports ``FORMAT``, a :class:`~ssekit.formats.base.WireFormat`, and
+:data:`REGISTRY` below lists them. Standard library only.
+
+``format="auto"`` asks each registered format, in :data:`REGISTRY` order, whether
+it recognises an event (``recognizes(payload, event_name)``); the first that
+does wins. Events no format claims (``ping``, keep-alive objects) are skipped
+until one does.
+
+Adding a wire format touches exactly: its module here (accumulator +
+``FORMAT``), one line in :data:`REGISTRY`, its testing twin in
+:mod:`ssekit.testing.providers` (stream builder, non-streamed result, request
+reading, error body, route) with one line in that package's registry, its
+tests (``tests/test_<format>.py``), and its example (``examples/format_<format>.py``).
 """
 import json
+from typing import Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
-from typing import Any, Dict, Iterable, Mapping, Optional, Type
 
 from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from .base import BEARER, Accumulator, EventLike, KeyHeader, as_str
+from . import chat_completions, generation, messages, responses
+from .base import BEARER, Accumulator, EventLike, KeyHeader, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
 from .responses import ResponsesAccumulator
 
-#: Format name -> accumulator class.
-FORMATS = {
-    cls.format: cls
-    for cls in (ChatCompletionsAccumulator, ResponsesAccumulator, MessagesAccumulator, GenerationAccumulator)
-}  # type: Dict[str, Type[Accumulator]]
+#: Every wire format, in the order ``format="auto"`` asks them.
+REGISTRY = (
+    messages.FORMAT,
+    responses.FORMAT,
+    chat_completions.FORMAT,
+    generation.FORMAT,
+)  # type: Tuple[WireFormat, ...]
 
-# Event types (payload "type" or SSE event name) that only one format uses.
-_FORMAT_OF_TYPE = {
-    kind: name
-    for name, cls in FORMATS.items()
-    for kind in cls._events
-    if kind not in ("error", "ping")
-}  # type: Dict[str, str]
+#: Format name -> its :class:`WireFormat`.
+FORMATS = {spec.name: spec for spec in REGISTRY}  # type: Dict[str, WireFormat]
+
+#: Every header name a format sends a key in (stripped on cross-origin redirects, redacted everywhere).
+KEY_HEADER_NAMES = tuple(sorted({spec.key_header.name.lower() for spec in REGISTRY}))
 
 
-def _format_of(payload: Mapping[str, Any], name: Optional[str]) -> Optional[str]:
-    """The format of a decoded event or result object, None when it says nothing."""
-    kind = payload.get("type")
-    if isinstance(kind, str):
-        if kind in _FORMAT_OF_TYPE:
-            return _FORMAT_OF_TYPE[kind]
-        if kind.startswith("response."):
-            return "responses"
-        if kind == "message":
-            return "messages"
-    obj = payload.get("object")
-    if obj in ("chat.completion.chunk", "chat.completion") or isinstance(payload.get("choices"), list):
-        return "chat_completions"
-    if obj == "response" or (as_str(payload.get("id")) or "").startswith("resp_"):
-        return "responses"
-    if obj == "generation" or "tokens_used" in payload:
-        return "generation"
-    if name and name != "message":
-        return _FORMAT_OF_TYPE.get(name, "responses" if name.startswith("response.") else None)
+def _recognised(payload: Any, name: Optional[str]) -> Optional[WireFormat]:
+    """The first registered format that claims a decoded event or result object, if any."""
+    if not isinstance(payload, dict):
+        payload = {}
+    for spec in REGISTRY:
+        if spec.recognizes(payload, name):
+            return spec
     return None
 
 
@@ -65,15 +66,14 @@ def detect_format(payload_or_event: Any) -> Optional[str]:
     name = None  # type: Optional[str]
     payload = payload_or_event
     if isinstance(payload, ServerSentEvent):
-        name, payload = payload.event, payload.data
+        name, payload = (payload.event if payload.event != "message" else None), payload.data
     if isinstance(payload, str):
         try:
             payload = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
-    if not isinstance(payload, dict):
-        return _format_of({}, name) if name else None
-    return _format_of(payload, name)
+    spec = _recognised(payload, name)
+    return spec.name if spec is not None else None
 
 
 class AutoAccumulator(Accumulator):
@@ -99,12 +99,12 @@ class AutoAccumulator(Accumulator):
         return super().add(event)
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
-        format_name = _format_of(payload, name)
-        if format_name is None:
+        spec = _recognised(payload, name if name != "message" else None)
+        if spec is None:
             self._check_result_error(payload)
             self._skipped += 1
             return ""
-        self.delegate = FORMATS[format_name](fallback_id=self.fallback_id, secrets=self._secrets)
+        self.delegate = spec.accumulator(fallback_id=self.fallback_id, secrets=self._secrets)
         return self.delegate._dispatch(payload, name)
 
     @property
@@ -150,15 +150,14 @@ def key_header(format: str, url: str) -> KeyHeader:
     (``/messages`` is Anthropic's) picks that format's header; any other URL
     gets ``Authorization: Bearer``.
     """
-    cls = FORMATS.get(format)
-    if cls is None:
-        path = urlsplit(url).path.rstrip("/") if "://" in url else url
-        cls = next((cls for cls in FORMATS.values() if path.endswith(cls.url_suffixes)), None)
-    return cls.key_header if cls is not None else BEARER
-
-
-#: Every header name a format sends a key in (stripped on cross-origin redirects, redacted everywhere).
-KEY_HEADER_NAMES = tuple(sorted({cls.key_header.name.lower() for cls in FORMATS.values()}))
+    spec = FORMATS.get(format)
+    if spec is None:
+        try:
+            path = urlsplit(url).path.rstrip("/")
+        except ValueError:
+            path = ""
+        spec = next((spec for spec in REGISTRY if spec.url_suffixes and path.endswith(spec.url_suffixes)), None)
+    return spec.key_header if spec is not None else BEARER
 
 
 def new_accumulator(
@@ -167,10 +166,10 @@ def new_accumulator(
     """A fresh accumulator for *format* (a :data:`FORMATS` name or ``"auto"``); its errors redact *secrets*."""
     if format == "auto":
         return AutoAccumulator(fallback_id=fallback_id, secrets=secrets)
-    cls = FORMATS.get(format)
-    if cls is None:
-        raise UnsupportedFormatError("unknown format %r; valid formats: %s" % (format, _format_names()))
-    return cls(fallback_id=fallback_id, secrets=secrets)
+    spec = FORMATS.get(format)
+    if spec is None:
+        raise UnsupportedFormatError("unknown format %r; valid formats: %s" % (printable(str(format), 40), _format_names()))
+    return spec.accumulator(fallback_id=fallback_id, secrets=secrets)
 
 
 def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
@@ -178,7 +177,7 @@ def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
 
     Raises :class:`IncompleteStreamError` (with ``.partial``) when the events
     end before the format's proper end, :class:`StreamError` on a provider
-    error event.
+    error event, :class:`UnsupportedFormatError` when no event belongs to *format*.
     """
     accumulator = new_accumulator(format)
     for event in events:
@@ -198,12 +197,12 @@ def completion_from_result(
     if not isinstance(obj, dict):
         raise UnsupportedFormatError("a result must be a JSON object, not %s" % type(obj).__name__)
     AutoAccumulator(fallback_id=fallback_id, secrets=secrets)._check_result_error(obj)
-    format_name = _format_of(obj, None)
-    if format_name is None:
+    spec = _recognised(obj, None)
+    if spec is None:
         raise UnsupportedFormatError(
-            "not a result of a known format (%s); keys: %s" % (_format_names(), printable(", ".join(sorted(obj)), 200))
+            "not a result of a known format (%s); keys: %s" % (_format_names(), printable(", ".join(sorted(map(str, obj))), 200))
         )
-    return FORMATS[format_name].from_result(obj, fallback_id=fallback_id)
+    return spec.accumulator.from_result(obj, fallback_id=fallback_id, secrets=secrets)
 
 
 __all__ = [
@@ -215,7 +214,9 @@ __all__ = [
     "KEY_HEADER_NAMES",
     "KeyHeader",
     "MessagesAccumulator",
+    "REGISTRY",
     "ResponsesAccumulator",
+    "WireFormat",
     "accumulate",
     "completion_from_result",
     "detect_format",

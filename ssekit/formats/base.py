@@ -1,23 +1,27 @@
-"""What every wire-format accumulator shares (standard library only).
+"""What every wire format shares (standard library only).
 
-:class:`Accumulator` turns the events of one stream into a
-:class:`~ssekit.completion.Completion`: it decodes each event's JSON, handles
-``[DONE]``, keeps text, reasoning and refusal as lists of pieces joined only
-when a snapshot is taken (so N events cost O(total size)), assembles tool calls
-from fragments, normalises usage and finish reasons, and raises provider errors
-with what was rebuilt so far. A format module only maps its events onto that
-machinery: a :class:`Choice` (text, reasoning and refusal pieces, its
-:class:`ToolCalls`, its finish reason), ``_take_ids``, ``_take_usage``,
-``_raise_error`` and the ``_extra`` dict.
+A format module holds everything ssekit knows about one provider's stream:
+its :class:`Accumulator` subclass (which maps the provider's events onto the
+machinery here), its finish-reason and usage vocabulary, and a
+:class:`WireFormat` record (how it is recognised, how the key is sent) that
+the registry in :mod:`ssekit.formats` lists.
+
+The machinery: :class:`Accumulator` decodes each event's JSON, handles
+``[DONE]``, raises provider errors with what was rebuilt so far, and keeps the
+answer as the provider's own output while it streams: each output item is an
+:class:`Item` (a dict) whose streamed strings are :class:`Text` values. A
+snapshot (:attr:`Accumulator.completion`) freezes that structure in time
+proportional to the number of items, not the length of the text; the text is
+joined only when the snapshot is read.
 """
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
-from ..completion import Completion, ToolCall, Usage, normalize_finish_reason
 from .._text import NO_SECRETS, Secrets, preview, printable
-from ..errors import IncompleteStreamError, MalformedEventError, StreamError
+from ..completion import Completion, ToolCall, Usage, Views
+from ..errors import IncompleteStreamError, MalformedEventError, StreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
 
 #: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
@@ -25,6 +29,11 @@ EventLike = Union[ServerSentEvent, Dict[str, Any], str]
 
 #: A read-only empty mapping: the stand-in for a field that is missing or not an object.
 EMPTY = MappingProxyType({})  # type: Mapping[str, Any]
+
+#: Most choices (``n``) one stream may open; past it the stream is refused (a hostile stream could open millions).
+MAX_CHOICES = 128
+#: Most output items (content blocks, output items, tool calls) one choice may hold.
+MAX_ITEMS = 4096
 
 _loads = json.loads
 # The stdlib scanner json.loads ends in, called directly: for the common event
@@ -47,130 +56,233 @@ def as_list(value: Any) -> List[Any]:
     return value if isinstance(value, list) else []
 
 
+def dicts(value: Any) -> List[Mapping[str, Any]]:
+    """The JSON objects of *value* if it is an array (anything else in it is skipped), else none."""
+    return [member for member in value if isinstance(member, dict)] if isinstance(value, list) else []
+
+
 def as_int(value: Any) -> Optional[int]:
     """*value* if it is an integer (not a bool), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _joined(parts: List[str]) -> str:
-    """The pieces as one string, kept joined so that the next snapshot only adds the new pieces."""
-    if len(parts) > 1:
-        parts[:] = ["".join(parts)]
-    return parts[0] if parts else ""
+def int_at(raw: Mapping[str, Any], *path: str) -> Optional[int]:
+    """The integer at *path* in nested objects (``int_at(u, "output_tokens_details", "reasoning_tokens")``)."""
+    value = raw  # type: Any
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return as_int(value)
 
 
-class _ToolCallParts:
-    """One tool call being assembled; ``arguments`` is a list of fragments."""
-
-    __slots__ = ("index", "id", "name", "arguments", "type")
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.id = None  # type: Optional[str]
-        self.name = None  # type: Optional[str]
-        self.arguments = []  # type: List[str]
-        self.type = "function"
-
-    def build(self) -> ToolCall:
-        return ToolCall(self.index, self.id, self.name, "".join(self.arguments), self.type)
+def first_int(raw: Mapping[str, Any], *keys: str) -> Optional[int]:
+    """The integer under the first of *keys* that holds one."""
+    for key in keys:
+        value = as_int(raw.get(key))
+        if value is not None:
+            return value
+    return None
 
 
-class ToolCalls:
-    """The tool calls of one choice, assembled from fragments.
+def sum_of(*counts: Optional[int]) -> Optional[int]:
+    """The sum of the counts that were reported, None when none was."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None
 
-    Calls are found by a format-chosen *key* (chat ``index``, Responses output
-    index, Messages block index). ``id`` and ``name`` are set once: a provider
-    that repeats them in every fragment does not get them doubled.
+
+# --- the native output, as it streams --------------------------------------------
+
+
+class Text:
+    """A string that grows by pieces: append to ``tail``; snapshots cost O(1), joining waits until read.
+
+    Full runs of pieces are joined into chunks as snapshots are taken, so a
+    long answer polled after every event is joined once, not once per poll.
+    ``started`` tells a string that never arrived (None in the output) from an empty one.
     """
 
-    __slots__ = ("_by_key", "_calls")
+    __slots__ = ("tail", "_chunks", "started")
 
-    def __init__(self) -> None:
-        self._by_key = {}  # type: Dict[Any, _ToolCallParts]
-        self._calls = []  # type: List[_ToolCallParts]
+    def __init__(self, initial: Any = None) -> None:
+        self.started = isinstance(initial, str)  # (appending to tail starts it too)
+        self.tail = [initial] if self.started and initial else []  # type: List[str]
+        self._chunks = []  # type: List[str]
 
-    def get(self, key: Any) -> Optional[_ToolCallParts]:
-        """The call registered under *key*, if any."""
-        return self._by_key.get(key)
+    def add(self, piece: Any) -> str:
+        """Append *piece* if it is a string; return what was added."""
+        if piece.__class__ is str:
+            if piece:
+                self.tail.append(piece)
+                return piece
+            self.started = True
+        return ""
 
-    def by_id(self, call_id: str) -> Optional[_ToolCallParts]:
-        """The call whose id is *call_id*, if any."""
-        for call in self._calls:
-            if call.id == call_id:
-                return call
-        return None
+    def set(self, value: Any) -> None:
+        """Replace the whole string (a ``done`` event's complete value); new lists keep old snapshots intact."""
+        if isinstance(value, str):
+            self.started = True
+            self.tail = [value] if value else []
+            self._chunks = []
 
-    @property
-    def last(self) -> Optional[_ToolCallParts]:
-        """The most recently opened call, if any."""
-        return self._calls[-1] if self._calls else None
+    def __bool__(self) -> bool:
+        return bool(self.tail) or bool(self._chunks)
 
-    def next_index(self) -> int:
-        """The index a new call without a provider index gets."""
-        return max(call.index for call in self._calls) + 1 if self._calls else 0
+    def view(self) -> "TextView":
+        """This string as it is now, to be joined when read."""
+        tail = self.tail
+        if len(tail) > 64:
+            self._chunks.append("".join(tail))
+            self.tail = tail = []
+        return TextView(self, len(self._chunks), tail, len(tail))
 
-    def open(
-        self,
-        key: Any,
-        *,
-        index: Optional[int] = None,
-        id: Any = None,
-        name: Any = None,
-        arguments: Any = None,
-    ) -> _ToolCallParts:
-        """Find or create the call for *key* and merge what this fragment brings."""
-        call = self._by_key.get(key)
-        if call is None:
-            call = _ToolCallParts(self.next_index() if index is None else index)
-            self._by_key[key] = call
-            self._calls.append(call)
-        self.merge(call, id=id, name=name, arguments=arguments)
-        return call
+    def value(self) -> str:
+        """The string as it is now."""
+        return self.view().value()
 
-    @staticmethod
-    def merge(call: _ToolCallParts, *, id: Any = None, name: Any = None, arguments: Any = None) -> None:
-        """Set id and name if not yet known; append an arguments fragment."""
-        if call.id is None and isinstance(id, str) and id:
-            call.id = id
-        if call.name is None and isinstance(name, str) and name:
-            call.name = name
-        if isinstance(arguments, str) and arguments:
-            call.arguments.append(arguments)
 
-    @staticmethod
-    def replace_arguments(call: _ToolCallParts, arguments: Any) -> None:
-        """Replace the fragments with the complete arguments a ``done`` event sends."""
-        if isinstance(arguments, str):
-            call.arguments = [arguments] if arguments else []
+class TextView:
+    """A :class:`Text` frozen at one moment (the lists it points to only ever grow past it)."""
 
-    def build(self) -> List[ToolCall]:
-        """The calls as :class:`ToolCall` values, ordered by index."""
-        return sorted((call.build() for call in self._calls), key=lambda call: call.index)
+    __slots__ = ("_chunks", "_count", "_tail", "_length", "started")
+
+    def __init__(self, text: Text, count: int, tail: List[str], length: int) -> None:
+        self._chunks = text._chunks
+        self._count = count
+        self._tail = tail
+        self._length = length
+        self.started = text.started or bool(length or count)
+
+    def value(self) -> str:
+        """The string this view stands for."""
+        pieces = self._chunks[: self._count] + self._tail[: self._length]
+        return pieces[0] if len(pieces) == 1 else "".join(pieces)
+
+
+class JSONText(Text):
+    """Streamed JSON text (Anthropic's ``input_json_delta``): the output holds the parsed value."""
+
+    __slots__ = ()
+
+    def view(self) -> "TextView":
+        view = Text.view(self)
+        return JSONTextView(self, view._count, view._tail, view._length)
+
+
+class JSONTextView(TextView):
+    """A :class:`JSONText` frozen in time; :func:`resolve` parses it (the raw text while it is not valid JSON yet)."""
+
+    __slots__ = ()
+
+
+class Item(dict):  # type: ignore[type-arg]
+    """One output item while it streams: provider fields verbatim; streamed strings as :class:`Text`;
+    lists and nested items of ssekit's own. Provider values are never mutated, only replaced."""
+
+
+class _Frozen(dict):  # type: ignore[type-arg]
+    """An :class:`Item` frozen by :func:`freeze`."""
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list of an :class:`Item`, frozen by :func:`freeze`."""
+
+
+def freeze(value: Any) -> Any:
+    """A snapshot of *value* in time proportional to the items, not to the text (which stays unjoined)."""
+    if isinstance(value, Text):
+        return value.view()
+    if isinstance(value, Item):
+        return _Frozen([(key, freeze(member)) for key, member in value.items()])
+    if isinstance(value, list):
+        return _FrozenList([freeze(member) for member in value])
+    return value
+
+
+def resolve(value: Any) -> Any:
+    """A frozen value as plain JSON data: texts joined (None if never sent), JSON texts parsed."""
+    if isinstance(value, TextView):
+        if not value.started:
+            return None
+        text = value.value()
+        if isinstance(value, JSONTextView):
+            return _parsed_or_raw(text)
+        return text
+    if isinstance(value, _Frozen):
+        return {key: resolve(member) for key, member in value.items()}
+    if isinstance(value, _FrozenList):
+        return [resolve(member) for member in value]
+    return value
+
+
+def _parsed_or_raw(text: str) -> Any:
+    if not text.strip():
+        return {}
+    try:
+        return _loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def text_of(value: Any) -> str:
+    """The string a frozen or plain value stands for ("" when it is not a string)."""
+    if isinstance(value, TextView):
+        return value.value()
+    return value if isinstance(value, str) else ""
+
+
+def raw_text_of(value: Any) -> str:
+    """The JSON text as sent for a frozen JSON text, or the JSON encoding of a whole value."""
+    if isinstance(value, TextView):
+        return value.value()
+    if isinstance(value, str):
+        return value
+    if not value:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+
+
+def list_in(item: Item, key: str) -> List[Any]:
+    """The list *item* keeps under *key*, made (or made anew, over a value of the wrong type) if needed."""
+    value = item.get(key)
+    if not isinstance(value, list):
+        value = item[key] = []
+    return value
 
 
 class Choice:
-    """The pieces of one answer (one choice): text, reasoning, refusal, tool calls, stop reason."""
+    """One answer (one choice) as it streams: its output items in order, keyed for O(1) lookups."""
 
-    __slots__ = ("text", "reasoning", "refusal", "tools", "raw_finish_reason")
+    __slots__ = ("items", "keyed", "tool_calls", "raw_finish_reason")
 
     def __init__(self) -> None:
-        self.text = []  # type: List[str]
-        self.reasoning = []  # type: List[str]
-        self.refusal = None  # type: Optional[List[str]]
-        self.tools = ToolCalls()
+        self.items = []  # type: List[Any]
+        self.keyed = {}  # type: Dict[Any, Item]
+        self.tool_calls = 0  # tool calls among the items, for ``finish_reason``
         self.raw_finish_reason = None  # type: Optional[str]
 
-    def add_refusal(self, piece: Any) -> None:
-        """Append refusal text (the refusal stays None until some arrives)."""
-        if isinstance(piece, str):
-            if self.refusal is None:
-                self.refusal = []
-            self.refusal.append(piece)
+    def register(self, key: Any, item: Item, accumulator: "Accumulator") -> Item:
+        """Find *item* under *key* from now on (at most :data:`MAX_ITEMS` per choice)."""
+        if len(self.keyed) >= MAX_ITEMS:
+            raise accumulator.malformed("more than %d output items or tool calls in one answer" % MAX_ITEMS)
+        self.keyed[key] = item
+        return item
+
+    def add(self, key: Any, item: Item, accumulator: "Accumulator") -> Item:
+        """Register *item* under *key* and append it to the output items."""
+        self.items.append(self.register(key, item, accumulator))
+        return item
 
     def finish(self, raw_reason: Any) -> None:
         """Record the provider's finish/stop reason (non-strings are ignored)."""
         if isinstance(raw_reason, str) and raw_reason:
             self.raw_finish_reason = raw_reason
+
+
+# --- what a format declares --------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +308,26 @@ class KeyHeader:
 BEARER = KeyHeader()
 
 
+@dataclasses.dataclass(frozen=True)
+class WireFormat:
+    """Everything the rest of ssekit asks a format module; each module defines one as ``FORMAT``.
+
+    *recognizes* tells from one decoded event (or non-streamed result) and its
+    SSE event name whether it is this format's (``format="auto"`` asks the
+    registered formats in order). *url_suffixes* are URL path endings that name
+    the format, used to pick the key header under ``"auto"``.
+    """
+
+    name: str
+    accumulator: "Type[Accumulator]"
+    recognizes: Callable[[Mapping[str, Any], Optional[str]], bool]
+    key_header: KeyHeader = BEARER
+    url_suffixes: Tuple[str, ...] = ()
+
+
+# --- the accumulator ---------------------------------------------------------------
+
+
 class Accumulator:
     """Rebuilds a :class:`Completion` from the events of one stream, one event at a time.
 
@@ -206,7 +338,9 @@ class Accumulator:
     *fallback_id* is the id used when the body carries none (e.g. the
     ``x-request-id`` header). Provider error events raise :class:`StreamError`,
     data that is not JSON raises :class:`MalformedEventError`; both carry
-    ``.partial``. Fields of unexpected types are ignored, never crash.
+    ``.partial`` and quote nothing of *secrets*. Fields of unexpected types are
+    ignored, never crash. A stream none of whose events belongs to the format
+    fails in ``finish()`` with :class:`UnsupportedFormatError`.
     """
 
     #: The format name, as used by :func:`ssekit.formats.accumulate`.
@@ -215,10 +349,8 @@ class Accumulator:
     _events = {}  # type: ClassVar[Dict[str, str]]
     #: What a proper end of this format looks like, for the IncompleteStreamError message.
     _proper_end = "data: [DONE]"  # type: ClassVar[str]
-    #: How the API key is sent to this format's API.
-    key_header = BEARER  # type: ClassVar[KeyHeader]
-    #: URL path endings that name this format (for the key header under ``format="auto"``).
-    url_suffixes = ()  # type: ClassVar[Tuple[str, ...]]
+    #: The provider's finish reasons -> ``stop`` / ``length`` / ``tool_calls`` / ``content_filter``.
+    _finish_reasons = {}  # type: ClassVar[Mapping[str, str]]
 
     def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
         self.fallback_id = fallback_id
@@ -226,8 +358,11 @@ class Accumulator:
         self.id = None  # type: Optional[str]
         self.model = None  # type: Optional[str]
         self._usage = None  # type: Optional[Dict[str, Any]]
+        self._usage_final = False
         self._extra = {}  # type: Dict[str, Any]
         self._ended = False
+        self._recognized = False  # an event of this format arrived
+        self._foreign = None  # type: Optional[Mapping[str, Any]]  # the first event that was not
         self._choices = {}  # type: Dict[int, Choice]
         self._main = self._choice(0)
         self._handlers = {name: getattr(self, method) for name, method in self._events.items()}
@@ -254,11 +389,7 @@ class Accumulator:
             if payload is None:
                 return ""
         if type(payload) is not dict:
-            raise MalformedEventError(
-                self._secrets.redact("%s event data is JSON but not an object: %s" % (self.format, preview(data))),
-                data=data,
-                partial=self.completion,
-            )
+            raise self.malformed("%s event data is JSON but not an object: %s" % (self.format, preview(data)), data)
         if name == "error":
             self._raise_error(payload)
         return self._dispatch(payload, name)
@@ -274,16 +405,14 @@ class Accumulator:
         try:
             return _loads(data)
         except (ValueError, RecursionError) as exc:
-            raise MalformedEventError(
-                self._secrets.redact("%s event data is not valid JSON (%s): %s" % (self.format, exc, preview(data))),
-                data=data,
-                partial=self.completion,
+            raise self.malformed(
+                "%s event data is not valid JSON (%s): %s" % (self.format, exc, preview(data)), data
             ) from None
 
     @property
     def complete(self) -> bool:
         """True once the stream ended properly for its format."""
-        return self._ended
+        return self._ended and (self._recognized or self._foreign is None)
 
     @property
     def ended(self) -> bool:
@@ -292,17 +421,38 @@ class Accumulator:
 
     @property
     def completion(self) -> Completion:
-        """A fresh snapshot of everything rebuilt so far."""
+        """A fresh snapshot of everything rebuilt so far (cheap: the text is joined when read)."""
         complete = self.complete
-        top = self._build_choice(self._main, complete, whole=True)
+        top = self._snapshot(self._main, complete, whole=True)
         if len(self._choices) < 2:
             return top
-        choices = [self._build_choice(self._choices[index], complete) for index in sorted(self._choices)]
-        return dataclasses.replace(top, choices=choices)
+        choices = [self._snapshot(self._choices[index], complete) for index in sorted(self._choices)]
+        return Completion(
+            views=top._resolve,
+            usage=top.usage,
+            finish_reason=top.finish_reason,
+            id=top.id,
+            model=top.model,
+            complete=complete,
+            raw_finish_reason=top.raw_finish_reason,
+            format=top.format,
+            choices=choices,
+            extra=top.extra,
+        )
 
     def finish(self) -> Completion:
-        """The final Completion; :class:`IncompleteStreamError` if the stream ended early."""
+        """The final Completion; :class:`IncompleteStreamError` if the stream ended early,
+        :class:`UnsupportedFormatError` if none of its events belonged to this format."""
         completion = self.completion
+        if self._foreign is not None and not self._recognized:
+            from . import detect_format  # the registry imports this module
+
+            looks_like = detect_format(dict(self._foreign))
+            raise UnsupportedFormatError(
+                "no event of this stream is a %s event%s; pass the right format= or \"auto\""
+                % (self.format, "; it looks like %s" % looks_like if looks_like else ""),
+                partial=completion,
+            )
         if not completion.complete:
             raise IncompleteStreamError(
                 "%s stream ended before its proper end (%s): %d characters of text and %d tool call(s) "
@@ -312,11 +462,15 @@ class Accumulator:
         return completion
 
     @classmethod
-    def from_result(cls, result: Mapping[str, Any], *, fallback_id: Optional[str] = None) -> Completion:
+    def from_result(
+        cls, result: Mapping[str, Any], *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
+    ) -> Completion:
         """The complete Completion of a non-streamed result object of this format."""
-        accumulator = cls(fallback_id=fallback_id)
+        accumulator = cls(fallback_id=fallback_id, secrets=secrets)
         accumulator._check_result_error(result)
         accumulator._load_result(result)
+        accumulator._usage_final = True
+        accumulator._recognized = True
         accumulator._ended = True
         return accumulator.completion
 
@@ -330,22 +484,31 @@ class Accumulator:
         handler = self._handlers.get(kind)
         if handler is None:
             return self._untyped(payload)
+        self._recognized = True
         return handler(payload)
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
-        """Handle an event whose type this format does not know: ignored by default."""
-        return ""
-
-    def _on_text_delta(self, payload: Dict[str, Any]) -> str:
-        """The common text event ``{"delta": "..."}``: append it to the answer and return it."""
-        delta = payload.get("delta")
-        if delta.__class__ is str and delta:
-            self._main.text.append(delta)
-            return delta
+        """Handle an event whose type this format does not know: remembered (see :meth:`finish`), ignored."""
+        if self._foreign is None and payload.get("type") not in ("ping", "error"):
+            self._foreign = payload
         return ""
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """Fill the state from a complete non-streamed result (overridden per format)."""
+        raise NotImplementedError
+
+    def _freeze(self, choice: Choice) -> Any:
+        """What a snapshot keeps of *choice*: its output items, frozen (see :func:`freeze`)."""
+        return [freeze(item) for item in choice.items]
+
+    @staticmethod
+    def _views(frozen: Any) -> Views:
+        """Text, reasoning, refusal, tool calls and output worked out from what :meth:`_freeze` kept."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _usage_of(raw: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+        """The normalised counts of the provider's usage object (overridden per format)."""
         raise NotImplementedError
 
     def _check_result_error(self, result: Mapping[str, Any]) -> None:
@@ -355,12 +518,22 @@ class Accumulator:
 
     # --- shared machinery -------------------------------------------------
 
+    def malformed(self, message: str, data: str = "") -> MalformedEventError:
+        """A :class:`MalformedEventError` with what was rebuilt so far and nothing of the secrets."""
+        return MalformedEventError(self._secrets.redact(message), data=self._secrets.redact(data), partial=self.completion)
+
     def _choice(self, index: int) -> Choice:
-        """The state of choice *index*, created on first use."""
+        """The state of choice *index*, created on first use (at most :data:`MAX_CHOICES`)."""
         choice = self._choices.get(index)
         if choice is None:
-            choice = self._choices[index] = Choice()
+            if len(self._choices) >= MAX_CHOICES:
+                raise self.malformed("more than %d choices in one stream" % MAX_CHOICES)
+            choice = self._choices[index] = self._new_choice()
         return choice
+
+    def _new_choice(self) -> Choice:
+        """A new choice's state (formats with per-choice items of their own override it)."""
+        return Choice()
 
     def _take_ids(self, obj: Mapping[str, Any], *id_keys: str) -> None:
         """Remember the first id (under one of *id_keys*, default ``id``) and model seen."""
@@ -375,14 +548,15 @@ class Accumulator:
             if isinstance(model, str) and model:
                 self.model = model
 
-    def _take_usage(self, usage: Any, *, merge: bool = False) -> None:
-        """Keep the latest usage object; with *merge*, update the known counts instead."""
+    def _take_usage(self, usage: Any, *, merge: bool = False, final: bool = False) -> None:
+        """Keep the latest usage object (*merge*: update the known counts); *final*: the provider's last word."""
         if not isinstance(usage, dict):
             return
         if merge and self._usage:
             self._usage.update((key, value) for key, value in usage.items() if value is not None)
         else:
             self._usage = dict(usage)
+        self._usage_final = final
 
     def _raise_error(self, body: Mapping[str, Any]) -> None:
         """Raise StreamError from an error event/object: ``{"error": {...}}`` or ``{"message": ...}``."""
@@ -410,27 +584,42 @@ class Accumulator:
         )
 
     def _build_usage(self) -> Usage:
-        return Usage.from_raw(self._usage)
+        raw = self._usage
+        if raw is None:
+            return Usage()
+        counts = self._usage_of(raw)
+        given, made = counts.get("input_tokens"), counts.get("output_tokens")
+        if counts.get("total_tokens") is None and given is not None and made is not None:
+            counts["total_tokens"] = given + made
+        return Usage(final=self._usage_final, raw=dict(raw), **counts)
 
-    def _build_choice(self, choice: Choice, complete: bool, *, whole: bool = False) -> Completion:
+    def _snapshot(self, choice: Choice, complete: bool, *, whole: bool = False) -> Completion:
         """One choice as a Completion; *whole* adds what belongs to the whole stream (usage, extra)."""
-        tool_calls = choice.tools.build()
         raw_reason = choice.raw_finish_reason
-        reason = normalize_finish_reason(raw_reason)
-        if reason == "stop" and tool_calls:
+        reason = self._finish_reasons.get(raw_reason, raw_reason) if raw_reason is not None else None
+        if reason == "stop" and choice.tool_calls:
             reason = "tool_calls"
-        refusal = choice.refusal
+        output = self._freeze(choice)
+        views = self._views
         return Completion(
-            text=_joined(choice.text),
-            tool_calls=tool_calls,
-            usage=self._build_usage() if whole else Usage(),
+            views=lambda: views(output),
+            usage=self._build_usage() if whole else None,
             finish_reason=reason,
             id=self.id or self.fallback_id,
             model=self.model,
             complete=complete,
-            reasoning=_joined(choice.reasoning),
-            refusal=None if refusal is None else _joined(refusal),
             raw_finish_reason=raw_reason,
             format=self.format or None,
-            extra=dict(self._extra) if whole else {},
+            extra=self._extra if whole else None,
         )
+
+
+def tool_call(index: int, id: Any, name: Any, arguments: Any) -> ToolCall:
+    """A :class:`ToolCall` from frozen or plain fields (the arguments as sent)."""
+    return ToolCall(index, id if isinstance(id, str) and id else None, name if isinstance(name, str) and name else None,
+                    raw_text_of(arguments))  # fmt: skip
+
+
+def joined(pieces: Iterator[str], separator: str = "") -> str:
+    """The non-empty pieces joined by *separator*."""
+    return separator.join(piece for piece in pieces if piece)

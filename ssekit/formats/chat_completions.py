@@ -1,15 +1,37 @@
-"""OpenAI Chat Completions streams (``chat.completion.chunk``) and compatible gateways.
+"""OpenAI Chat Completions streams (``chat.completion.chunk``) and the gateways that copy them.
 
 Handles the role-only first chunk, ``content`` / ``refusal`` / reasoning
-(``reasoning_content`` as DeepSeek sends it, ``reasoning`` as OpenRouter does),
-``tool_calls`` merged by ``index`` (and the index-less quirks of some gateways),
-the legacy ``function_call``, ``finish_reason``, the usage chunk with
-``choices: []`` (or usage in every chunk: the last wins), ``n > 1`` choices,
-``data: [DONE]`` and an ``{"error": {...}}`` object inside the stream.
+(``reasoning_content`` as DeepSeek sends it, ``reasoning`` and
+``reasoning_details`` as OpenRouter does), ``tool_calls`` merged by ``index``
+(and the index-less quirks of some gateways), the legacy ``function_call``,
+provider extras such as ``extra_content`` (kept verbatim), ``finish_reason``,
+the usage chunk with ``choices: []`` (or usage in every chunk: the last wins),
+``n > 1`` choices, ``data: [DONE]`` and an ``{"error": {...}}`` object inside
+the stream. The output is the assistant message of each choice, as the next
+request sends it back.
 """
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .base import Accumulator, Choice, ToolCalls, as_int, as_list
+from ..completion import Views
+from .base import Accumulator, Choice, Item, Text, WireFormat, as_int, as_list, freeze, int_at, list_in, resolve, text_of, tool_call
+
+#: Deltas' keys that stream text (appended); any other key is kept verbatim (lists extended, values replaced).
+_TEXT_KEYS = ("content", "refusal", "reasoning_content", "reasoning")
+
+
+class _MessageChoice(Choice):
+    """One choice: its assistant message, and its tool calls found by ``index`` or ``id`` in O(1)."""
+
+    __slots__ = ("message", "content", "indexes", "by_id", "next_index")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.content = Text()
+        self.message = Item(role="assistant", content=self.content)
+        self.items.append(self.message)
+        self.indexes = []  # type: List[int]  # the provider's index of each call in message["tool_calls"]
+        self.by_id = {}  # type: Dict[str, Item]
+        self.next_index = 0
 
 
 class ChatCompletionsAccumulator(Accumulator):
@@ -20,17 +42,23 @@ class ChatCompletionsAccumulator(Accumulator):
     ``[DONE]`` or once every choice has a ``finish_reason``. With ``n > 1``,
     ``completion.choices`` holds one Completion per choice (their own text,
     tool calls and finish reason; usage stays on the top level only).
-    ``extra`` is unused.
+    ``output`` is ``[message]``: the assistant message with every field that
+    streamed. ``usage.final`` is True for usage sent once every choice had
+    finished (or in the ``choices: []`` chunk).
     """
 
     format = "chat_completions"
-    url_suffixes = ("/chat/completions",)
     _proper_end = "a finish_reason or data: [DONE]"
+    _finish_reasons = {"function_call": "tool_calls"}
 
     @property
     def complete(self) -> bool:
         """True after ``[DONE]``, or when every choice seen has a finish reason."""
-        return self._ended or all(choice.raw_finish_reason for choice in self._choices.values())
+        finished = self._ended or all(choice.raw_finish_reason for choice in self._choices.values())
+        return finished and (self._recognized or self._foreign is None)
+
+    def _new_choice(self) -> Choice:
+        return _MessageChoice()
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
         """Merge one chunk; the common content-only chunk takes the shortest path."""
@@ -39,6 +67,7 @@ class ChatCompletionsAccumulator(Accumulator):
         text = ""
         choices = payload.get("choices")
         if choices.__class__ is list:
+            self._recognized = True
             main = self._main
             for choice in choices:
                 if choice.__class__ is not dict:
@@ -50,54 +79,143 @@ class ChatCompletionsAccumulator(Accumulator):
                     content = delta.get("content")
                     if content.__class__ is str:
                         if content:
-                            state.text.append(content)
+                            state.content.tail.append(content)  # type: ignore[attr-defined]
                             if state is main:
                                 text = content
                         if len(delta) > 1:
-                            self._merge_delta(state, delta)
+                            self._merge_delta(state, delta)  # type: ignore[arg-type]
                     elif delta:
-                        self._merge_delta(state, delta)
+                        self._merge_delta(state, delta)  # type: ignore[arg-type]
                 reason = choice.get("finish_reason")
                 if reason is not None:
                     state.finish(reason)
         usage = payload.get("usage")
         if usage is not None:
-            self._take_usage(usage)
+            self._recognized = True
+            final = not choices or all(choice.raw_finish_reason for choice in self._choices.values())
+            self._take_usage(usage, final=final)
         if payload.get("error"):
             self._raise_error(payload)
+        if not self._recognized:
+            self._untyped(payload)
         return text
 
-    def _merge_delta(self, state: Choice, delta: Mapping[str, Any]) -> None:
-        """Everything of a delta but ``content``: tool calls, reasoning, refusal."""
-        tool_calls = delta.get("tool_calls")
-        if tool_calls.__class__ is list:
-            for fragment in tool_calls:
-                if fragment.__class__ is dict:
-                    self._merge_tool_call(state.tools, fragment)
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if reasoning.__class__ is str:
-            state.reasoning.append(reasoning)
-        refusal = delta.get("refusal")
-        if refusal:
-            state.add_refusal(refusal)
-        function_call = delta.get("function_call")
-        if function_call.__class__ is dict:  # the deprecated single-function form
-            state.tools.open("function_call", name=function_call.get("name"), arguments=function_call.get("arguments"))
+    def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
+        """Everything of a delta but ``content``: tool calls, reasoning, refusal, role, extras."""
+        message = state.message
+        for key, value in delta.items():
+            if value is None or key == "content":
+                continue
+            if key == "tool_calls":
+                for fragment in as_list(value):
+                    if fragment.__class__ is dict:
+                        self._merge_tool_call(state, fragment)
+            elif key == "function_call":  # the deprecated single-function form
+                self._merge_function_call(state, value)
+            elif key in _TEXT_KEYS:
+                field = message.get(key)
+                if field is None:
+                    field = message[key] = Text()
+                field.add(value)
+            elif key == "role":
+                if isinstance(value, str) and value:
+                    message["role"] = value
+            elif isinstance(value, list):
+                list_in(message, key).extend(value)
+            else:
+                message[key] = value
 
-    @staticmethod
-    def _merge_tool_call(tools: ToolCalls, fragment: Mapping[str, Any]) -> None:
+    def _merge_tool_call(self, state: _MessageChoice, fragment: Mapping[str, Any]) -> None:
         """Merge a tool-call fragment by ``index``; without one, by ``id``, else into the last call."""
         index = fragment.get("index")
         call_id = fragment.get("id")
+        call = None  # type: Optional[Item]
         if index.__class__ is int:
-            call = tools.get(index) or tools.open(index, index=index)
-        else:
-            call = (tools.by_id(call_id) if call_id else tools.last) or tools.open(tools.next_index())
+            call = state.keyed.get(index)
+        elif isinstance(call_id, str) and call_id:
+            call = state.by_id.get(call_id)
+        elif state.indexes:
+            call = state.keyed.get(state.indexes[-1])
+        if call is None:
+            call = self._open_tool_call(state, index if index.__class__ is int else state.next_index)
+        if isinstance(call_id, str) and call_id and not call.get("id"):
+            call["id"] = call_id
+            state.by_id[call_id] = call
         function = fragment.get("function")
         if function.__class__ is dict:
-            tools.merge(call, id=call_id, name=function.get("name"), arguments=function.get("arguments"))
-        elif call_id:
-            tools.merge(call, id=call_id)
+            target = call["function"]
+            name = function.get("name")
+            if isinstance(name, str) and name and not target.get("name"):
+                target["name"] = name
+            target["arguments"].add(function.get("arguments"))
+            for key, value in function.items():
+                if key not in ("name", "arguments") and value is not None:
+                    target[key] = value
+        for key, value in fragment.items():
+            if key not in ("index", "id", "function", "type") and value is not None:
+                call[key] = value  # provider extras, e.g. extra_content.google.thought_signature
+
+    def _open_tool_call(self, state: _MessageChoice, index: int) -> Item:
+        """A new tool call at *index*, kept in index order in the message's ``tool_calls``."""
+        calls = state.message.get("tool_calls")
+        if calls is None:
+            calls = state.message["tool_calls"] = []
+        call = Item(id=None, type="function", function=Item(name=None, arguments=Text("")))
+        position = len(state.indexes)
+        while position and state.indexes[position - 1] > index:
+            position -= 1
+        state.register(index, call, self)
+        calls.insert(position, call)
+        state.indexes.insert(position, index)
+        state.next_index = max(state.next_index, index + 1)
+        state.tool_calls += 1
+        return call
+
+    def _merge_function_call(self, state: _MessageChoice, value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        call = state.message.get("function_call")
+        if call is None:
+            call = state.message["function_call"] = Item(name=None, arguments=Text(""))
+            state.tool_calls += 1
+        if isinstance(value.get("name"), str) and not call.get("name"):
+            call["name"] = value["name"]
+        call["arguments"].add(value.get("arguments"))
+
+    def _freeze(self, choice: Choice) -> Tuple[Any, Tuple[int, ...]]:
+        assert isinstance(choice, _MessageChoice)
+        return freeze(choice.message), tuple(choice.indexes)
+
+    @staticmethod
+    def _views(frozen: Tuple[Any, Tuple[int, ...]]) -> Views:
+        message, indexes = frozen
+        calls = [
+            tool_call(index, call.get("id"), call["function"].get("name"), call["function"].get("arguments"))
+            for index, call in zip(indexes, message.get("tool_calls") or ())
+        ]
+        legacy = message.get("function_call")
+        if legacy is not None:
+            calls.append(tool_call(len(calls), None, legacy.get("name"), legacy.get("arguments")))
+        refusal = message.get("refusal")
+        return Views(
+            text=text_of(message.get("content")),
+            reasoning=text_of(message.get("reasoning_content")) or text_of(message.get("reasoning")),
+            refusal=None if refusal is None else text_of(refusal),
+            tool_calls=calls,
+            output=[resolve(message)],
+        )
+
+    @staticmethod
+    def _usage_of(raw: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+        """OpenAI's names: ``prompt_tokens`` (with ``*_tokens_details``), ``completion_tokens``."""
+        return {
+            "input_tokens": int_at(raw, "prompt_tokens"),
+            "output_tokens": int_at(raw, "completion_tokens"),
+            "total_tokens": int_at(raw, "total_tokens"),
+            "reasoning_tokens": int_at(raw, "completion_tokens_details", "reasoning_tokens"),
+            "cache_read_input_tokens": int_at(raw, "prompt_tokens_details", "cached_tokens"),
+            "cache_creation_input_tokens": int_at(raw, "prompt_tokens_details", "cache_write_tokens"),
+        }
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A ``chat.completion`` object: each choice's ``message`` is merged as one delta."""
@@ -106,3 +224,18 @@ class ChatCompletionsAccumulator(Accumulator):
             if isinstance(choice, dict):
                 choices.append(dict(choice, delta=choice.get("message", choice.get("delta"))))
         self._dispatch(dict(result, choices=choices), None)
+
+
+def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
+    """A chunk or ``chat.completion`` result: its ``object``, or a ``choices`` list and no ``type``."""
+    if payload.get("object") in ("chat.completion.chunk", "chat.completion"):
+        return True
+    return isinstance(payload.get("choices"), list) and not isinstance(payload.get("type"), str)
+
+
+FORMAT = WireFormat(
+    name=ChatCompletionsAccumulator.format,
+    accumulator=ChatCompletionsAccumulator,
+    recognizes=_recognizes,
+    url_suffixes=("/chat/completions",),
+)

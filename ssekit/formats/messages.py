@@ -1,38 +1,85 @@
 """Anthropic Messages streams (``message_start`` ... ``message_stop``).
 
-``message_start`` brings the id, model and input usage (cache tokens stay in
-``usage.raw``); ``content_block_start`` / ``content_block_delta`` /
-``content_block_stop`` build ``text``, ``tool_use`` (``input_json_delta``
-fragments concatenated into the call's arguments) and ``thinking`` blocks
-(``thinking_delta``, ``signature_delta``); ``message_delta`` brings the stop
-reason and the output usage; ``message_stop`` ends the stream; ``ping`` is
-ignored and ``error`` raises :class:`~ssekit.errors.StreamError`.
+``message_start`` brings the id, model and input usage; ``content_block_start``
+/ ``content_block_delta`` / ``content_block_stop`` build the content blocks in
+their order, each exactly as it streamed: ``text`` (with ``citations_delta``
+citations), ``thinking`` (``thinking_delta``, and its own ``signature_delta``),
+``redacted_thinking`` (its ``data`` verbatim), ``tool_use`` and
+``server_tool_use`` (``input_json_delta`` fragments, parsed into ``input``);
+``message_delta`` brings the stop reason and the output usage;
+``message_stop`` ends the stream; ``ping`` is ignored and ``error`` raises
+:class:`~ssekit.errors.StreamError`. The output is the content blocks, as the
+next request sends them back.
 """
 import json
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-from .base import Accumulator, KeyHeader, as_dict, as_int, as_list, as_str
+from ..completion import Views
+from .base import (
+    Accumulator,
+    Item,
+    JSONText,
+    KeyHeader,
+    Text,
+    WireFormat,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    int_at,
+    joined,
+    list_in,
+    resolve,
+    text_of,
+    tool_call,
+)
+
+#: Each block type's streamed string fields, and the delta type that extends each one.
+_STREAMED = {
+    "text": {"text": "text_delta"},
+    "thinking": {"thinking": "thinking_delta", "signature": "signature_delta"},
+    "tool_use": {"input": "input_json_delta"},
+    "server_tool_use": {"input": "input_json_delta"},
+}
+#: Delta type -> (the block field it extends, the delta field that carries the piece).
+_DELTAS = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("signature", "signature"),
+    "input_json_delta": ("input", "partial_json"),
+}
 
 
 class MessagesAccumulator(Accumulator):
     """Accumulates an Anthropic Messages event stream.
 
     Usage is the ``message_start`` usage updated by each ``message_delta``
-    usage. ``extra`` holds ``thinking_signature`` (of the last thinking block)
-    and ``stop_sequence`` when the model stopped on one. Server-side tool
-    blocks (``server_tool_use``) are not client tool calls and are skipped.
+    usage (final once a ``message_delta`` brought it). ``output`` is the
+    content blocks, each thinking block with its own signature; ``reasoning``
+    joins the thinking blocks. ``extra`` holds ``stop_sequence`` when the
+    model stopped on one. Server-side tool blocks (``server_tool_use``) are in ``output`` but are
+    not client tool calls.
     """
 
     format = "messages"
     _proper_end = "message_stop"
-    key_header = KeyHeader("x-api-key", "", {"anthropic-version": "2023-06-01"})
-    url_suffixes = ("/messages",)
+    _finish_reasons = {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "pause_turn": "stop",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "tool_use": "tool_calls",
+        "refusal": "content_filter",
+    }
     _events = {
         "message_start": "_on_message_start",
         "content_block_start": "_on_block_start",
         "content_block_delta": "_on_block_delta",
+        "content_block_stop": "_on_block_stop",
         "message_delta": "_on_message_delta",
         "message_stop": "_on_message_stop",
+        "ping": "_on_block_stop",
         "error": "_raise_error",
     }
 
@@ -43,67 +90,92 @@ class MessagesAccumulator(Accumulator):
         return ""
 
     def _on_block_start(self, payload: Dict[str, Any]) -> str:
-        return self._add_block(as_int(payload.get("index")), as_dict(payload.get("content_block")))
+        index = as_int(payload.get("index"))
+        if index is None:  # a block no later delta could name: malformed, ignored
+            return ""
+        block = self._add_block(index, as_dict(payload.get("content_block")))
+        return block.get("text", Text()).value() if block.get("type") == "text" else ""
 
     def _on_block_delta(self, payload: Dict[str, Any]) -> str:
         delta = payload.get("delta")
         if delta.__class__ is not dict:
             return ""
-        kind = delta.get("type")
-        if kind == "text_delta":
-            text = delta.get("text")
-            if text.__class__ is str and text:
-                self._main.text.append(text)
-                return text
-        elif kind == "input_json_delta":
-            call = self._main.tools.get(as_int(payload.get("index")))
-            if call is not None:
-                self._main.tools.merge(call, arguments=delta.get("partial_json"))
-        elif kind == "thinking_delta":
-            self._add_reasoning(delta.get("thinking"))
-        elif kind == "signature_delta":
-            self._add_signature(delta.get("signature"))
+        kind = as_str(delta.get("type"))
+        index = as_int(payload.get("index"))
+        block = self._main.keyed.get(index)
+        if kind == "citations_delta":
+            if block is not None and isinstance(delta.get("citation"), dict):
+                list_in(block, "citations").append(delta["citation"])
+            return ""
+        target = _DELTAS.get(kind)
+        if target is None:
+            return ""
+        field, key = target
+        if block is None:  # a delta without its content_block_start: open the block it implies
+            block_type = "tool_use" if field == "input" else "thinking" if field == "signature" else field
+            block = self._add_block(index, {"type": block_type})
+        text = block.get(field)
+        if text is None and field in _STREAMED.get(as_str(block.get("type")) or "", ()):
+            text = block[field] = _streamed(field, None)
+        if not isinstance(text, Text):
+            return ""
+        piece = text.add(delta.get(key))
+        return piece if field == "text" else ""
+
+    def _on_block_stop(self, payload: Dict[str, Any]) -> str:
         return ""
 
     def _on_message_delta(self, payload: Dict[str, Any]) -> str:
         delta = as_dict(payload.get("delta"))
         self._main.finish(delta.get("stop_reason"))
         self._add_stop_sequence(delta.get("stop_sequence"))
-        self._take_usage(payload.get("usage"), merge=True)
+        self._take_usage(payload.get("usage"), merge=True, final=True)
         return ""
 
     def _on_message_stop(self, payload: Dict[str, Any]) -> str:
         self._ended = True
         return ""
 
-    def _add_block(self, index: Optional[int], block: Mapping[str, Any]) -> str:
-        """One content block as it starts (streamed) or as a whole (non-streamed); returns its text."""
-        kind = block.get("type")
-        if kind == "text":
-            text = as_str(block.get("text"))
-            if text:
-                self._main.text.append(text)
-                return text
-        elif kind == "tool_use" and index is not None:
-            tool_input = block.get("input")
-            arguments = json.dumps(tool_input, ensure_ascii=False) if tool_input else None
-            self._main.tools.open(index, id=block.get("id"), name=block.get("name"), arguments=arguments)
-        elif kind == "thinking":
-            self._add_reasoning(block.get("thinking"))
-            self._add_signature(block.get("signature"))
-        return ""
-
-    def _add_reasoning(self, piece: Any) -> None:
-        if isinstance(piece, str) and piece:
-            self._main.reasoning.append(piece)
-
-    def _add_signature(self, signature: Any) -> None:
-        if isinstance(signature, str) and signature:
-            self._extra["thinking_signature"] = signature
+    def _add_block(self, index: Optional[int], block: Mapping[str, Any]) -> Item:
+        """One content block as it starts (streamed) or whole (non-streamed), verbatim; its streamed fields as Text."""
+        item = Item(block)
+        kind = as_str(block.get("type"))
+        for field in _STREAMED.get(kind or "", ()):
+            if field in block:
+                item[field] = _streamed(field, block[field])
+        if kind == "tool_use":
+            self._main.tool_calls += 1
+        return self._main.add(index, item, self)
 
     def _add_stop_sequence(self, stop_sequence: Any) -> None:
         if isinstance(stop_sequence, str):
             self._extra["stop_sequence"] = stop_sequence
+
+    @staticmethod
+    def _views(frozen: List[Any]) -> Views:
+        thinking = [block for block in frozen if block.get("type") == "thinking"]
+        calls = [block for block in frozen if block.get("type") == "tool_use"]
+        return Views(
+            text=joined(text_of(block.get("text")) for block in frozen if block.get("type") == "text"),
+            reasoning=joined(text_of(block.get("thinking")) for block in thinking),
+            tool_calls=[
+                tool_call(position, block.get("id"), block.get("name"), block.get("input"))
+                for position, block in enumerate(calls)
+            ],
+            output=[resolve(block) for block in frozen],
+        )
+
+    @staticmethod
+    def _usage_of(raw: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+        """Anthropic's names (``input_tokens`` does not count the cached input, which has its own counts)."""
+        return {
+            "input_tokens": int_at(raw, "input_tokens"),
+            "output_tokens": int_at(raw, "output_tokens"),
+            "total_tokens": None,
+            "reasoning_tokens": None,
+            "cache_read_input_tokens": int_at(raw, "cache_read_input_tokens"),
+            "cache_creation_input_tokens": int_at(raw, "cache_creation_input_tokens"),
+        }
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed ``message`` object: its content blocks in order."""
@@ -112,4 +184,40 @@ class MessagesAccumulator(Accumulator):
             self._add_block(index, as_dict(block))
         self._main.finish(result.get("stop_reason"))
         self._add_stop_sequence(result.get("stop_sequence"))
-        self._take_usage(result.get("usage"))
+        self._take_usage(result.get("usage"), final=True)
+
+
+def _streamed(field: str, value: Any) -> Text:
+    """A block's streamed field as it starts: ``input`` as JSON text, the others as text."""
+    if field == "input":
+        return JSONText(value if isinstance(value, str) else _json_text(value))
+    return Text(value if isinstance(value, str) else "")
+
+
+def _json_text(value: Any) -> str:
+    """A non-streamed ``input`` object as the JSON text the arguments would have streamed."""
+    if not value:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+
+
+def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
+    """A Messages event (its ``type`` or SSE event name) or a ``message`` result."""
+    kind = payload.get("type")
+    if kind == "message":
+        return True
+    if not isinstance(kind, str):
+        kind = name
+    return isinstance(kind, str) and kind in MessagesAccumulator._events and kind not in ("error", "ping")
+
+
+FORMAT = WireFormat(
+    name=MessagesAccumulator.format,
+    accumulator=MessagesAccumulator,
+    recognizes=_recognizes,
+    key_header=KeyHeader("x-api-key", "", {"anthropic-version": "2023-06-01"}),
+    url_suffixes=("/messages",),
+)

@@ -1,32 +1,57 @@
 """OpenAI Responses API streams (``response.*`` semantic events).
 
-Text from ``response.output_text.delta`` (``.done`` fills in a part that had no
-deltas), refusals, reasoning text and summaries, function calls from
-``response.output_item.added`` plus ``response.function_call_arguments.delta``
-(the ``.done`` events' complete arguments win), and the final response object
-of ``response.completed`` / ``response.incomplete`` (status, usage, and any
-output that was not streamed). ``response.failed`` and ``error`` raise
-:class:`~ssekit.errors.StreamError`. A first frame that is a bare response
-object without ``type`` (``{"id": "resp_...", "status": "in_progress"}``) is
-understood too.
+The output items are rebuilt in order as they stream: ``message`` items and
+their content parts (``output_text`` deltas, a ``.done`` text filling a part
+that had none, refusals), ``reasoning`` items (summary parts and reasoning
+text; ``id`` and ``encrypted_content`` kept), ``function_call`` items (their
+``arguments`` deltas; the ``.done`` value wins) and any other item verbatim.
+``response.output_item.done`` and the final response object of
+``response.completed`` / ``response.incomplete`` bring the complete items,
+which win over what streamed (and fill in what did not). ``response.failed``
+and ``error`` raise :class:`~ssekit.errors.StreamError`. A first frame that is
+a bare response object without ``type`` (``{"id": "resp_...", "status":
+"in_progress"}``) is understood too.
 """
 from typing import Any, Dict, List, Mapping, Optional
 
-from .._text import NO_SECRETS, Secrets
-from .base import Accumulator, as_dict, as_int, as_list, as_str
+from ..completion import Views
+from .base import (
+    Accumulator,
+    Item,
+    Text,
+    WireFormat,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    dicts,
+    int_at,
+    joined,
+    list_in,
+    resolve,
+    text_of,
+    tool_call,
+)
+
+#: Each item type's list of parts, and the streamed string field of a part of each part type.
+_PARTS = {"message": "content", "reasoning": "summary"}
+_PART_TEXT = {"output_text": "text", "refusal": "refusal", "summary_text": "text", "reasoning_text": "text"}
+
 
 class ResponsesAccumulator(Accumulator):
     """Accumulates an OpenAI Responses API event stream.
 
-    ``extra`` holds ``status`` (the response's last status) and, for a
-    ``response.incomplete``, ``incomplete_reason`` (e.g. ``max_output_tokens``,
-    also the raw finish reason). Tool call ids are the ``call_id`` values to
-    answer with; ``index`` is the call's position among the calls.
+    ``output`` is the response's output items. ``extra`` holds ``status``
+    (the response's last status) and, for a ``response.incomplete``,
+    ``incomplete_reason`` (e.g. ``max_output_tokens``, also the raw finish
+    reason). Tool call ids are the ``call_id`` values to answer with;
+    ``index`` is the call's position among the calls. Usage is final once
+    ``response.completed`` / ``.incomplete`` brought it.
     """
 
     format = "responses"
-    url_suffixes = ("/responses",)
     _proper_end = "response.completed or response.incomplete"
+    _finish_reasons = {"completed": "stop", "max_output_tokens": "length", "content_filter": "content_filter"}
     _events = {
         "response.created": "_on_response",
         "response.queued": "_on_response",
@@ -38,87 +63,187 @@ class ResponsesAccumulator(Accumulator):
         "response.output_item.added": "_on_item",
         "response.output_item.done": "_on_item",
         "response.content_part.added": "_on_part_added",
-        "response.output_text.delta": "_on_output_text_delta",
+        "response.content_part.done": "_on_part_done",
+        "response.output_text.delta": "_on_text_delta",
         "response.output_text.done": "_on_text_done",
-        "response.refusal.delta": "_on_refusal_delta",
-        "response.reasoning_text.delta": "_on_reasoning_delta",
-        "response.reasoning_summary_text.delta": "_on_reasoning_delta",
-        "response.reasoning_summary_part.added": "_on_summary_part",
+        "response.output_text.annotation.added": "_on_annotation",
+        "response.refusal.delta": "_on_text_delta",
+        "response.refusal.done": "_on_text_done",
+        "response.reasoning_text.delta": "_on_text_delta",
+        "response.reasoning_text.done": "_on_text_done",
+        "response.reasoning_summary_part.added": "_on_part_added",
+        "response.reasoning_summary_part.done": "_on_part_done",
+        "response.reasoning_summary_text.delta": "_on_text_delta",
+        "response.reasoning_summary_text.done": "_on_text_done",
         "response.function_call_arguments.delta": "_on_arguments_delta",
         "response.function_call_arguments.done": "_on_arguments_done",
     }
 
-    def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
-        super().__init__(fallback_id=fallback_id, secrets=secrets)
-        self._part_has_text = False  # a delta of the current content part arrived
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._ids = {}  # type: Dict[str, Item]  # output items by their id, for events without output_index
+        self._delivered = False  # add() returned some text already
+        self._current_type = ""  # the type of the event being handled
 
-    # --- text ---------------------------------------------------------------
+    # --- finding the item and part an event is about ------------------------------
+
+    def _item(self, payload: Mapping[str, Any], kind: str) -> Item:
+        """The output item the event names (``output_index``, else ``item_id``, else the last of *kind*); opened if new."""
+        index = as_int(payload.get("output_index"))
+        item = self._main.keyed.get(index) if index is not None else None
+        if item is None:
+            item = self._ids.get(as_str(payload.get("item_id")) or "")
+        if item is None and index is None:
+            item = next((item for item in reversed(self._main.items) if item.get("type") == kind), None)
+        if item is None:
+            item = self._open({"type": kind}, index)
+        return item
+
+    def _open(self, item: Mapping[str, Any], index: Optional[int]) -> Item:
+        """A new output item, verbatim, with its streamed fields made :class:`Text`."""
+        opened = Item(item)
+        kind = as_str(item.get("type")) or ""
+        if kind in _PARTS:
+            parts = _PARTS[kind]
+            opened[parts] = [_part(part) for part in as_list(item.get(parts))]
+            if kind == "reasoning" and "content" in item:
+                opened["content"] = [_part(part) for part in as_list(item.get("content"))]
+        elif kind == "function_call":
+            opened["arguments"] = Text(as_str(item.get("arguments")) or "")
+            self._main.tool_calls += 1
+        # An item opened without an output_index sits where an output_index would name it.
+        self._main.add(len(self._main.items) if index is None else index, opened, self)
+        item_id = as_str(item.get("id"))
+        if item_id:
+            self._ids[item_id] = opened
+        return opened
+
+    def _parts(self, payload: Mapping[str, Any], kind: str, list_name: str) -> List[Any]:
+        return list_in(self._item(payload, kind), list_name)
+
+    def _part(self, payload: Mapping[str, Any], create: bool = True) -> Optional[Item]:
+        """The part a text event is about, by its event type (``output_text``, ``refusal``, summary, reasoning text)."""
+        kind = payload.get("type")
+        if not isinstance(kind, str):
+            kind = self._current_type
+        item_kind, list_name, part_type, index_key = _WHERE.get(kind, _WHERE["response.output_text.delta"])
+        parts = self._parts(payload, item_kind, list_name)
+        index = as_int(payload.get(index_key))
+        if index is not None and 0 <= index < len(parts):
+            return parts[index]  # type: ignore[no-any-return]
+        if index is None and parts and parts[-1].get("type") == part_type:
+            return parts[-1]  # type: ignore[no-any-return]
+        if not create:
+            return None
+        part = Item(type=part_type)
+        part[_PART_TEXT[part_type]] = Text("")
+        parts.append(part)
+        return part
+
+    # --- events -----------------------------------------------------------------
+
+    def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
+        kind = payload.get("type")
+        self._current_type = kind if isinstance(kind, str) else name
+        return Accumulator._dispatch(self, payload, name)
+
+    def _on_item(self, payload: Dict[str, Any]) -> str:
+        item = payload.get("item")
+        if not isinstance(item, dict):
+            return ""
+        return self._merge_item(item, as_int(payload.get("output_index")))
+
+    def _merge_item(self, item: Mapping[str, Any], index: Optional[int]) -> str:
+        """An item as added, or complete (``.done``, the final output): merged over what streamed; returns unstreamed text."""
+        existing = self._main.keyed.get(index) if index is not None else None
+        if existing is None:
+            existing = self._ids.get(as_str(item.get("id")) or "")
+        if existing is None:
+            opened = self._open(item, index)
+            return self._deliver(_message_text(opened)) if item.get("type") == "message" else ""
+        if existing.get("type") not in (None, item.get("type")):
+            return ""
+        before = _message_text(existing)
+        complete = self._open_fields(item)
+        existing.update(complete)
+        after = _message_text(existing)
+        return self._deliver(after) if after and not before else ""
+
+    def _open_fields(self, item: Mapping[str, Any]) -> Dict[str, Any]:
+        """A complete item's fields with its strings made :class:`Text` (so that later events can extend them)."""
+        fields = dict(item)
+        kind = as_str(item.get("type")) or ""
+        if kind in _PARTS:
+            for list_name in (_PARTS[kind], "content"):
+                if list_name in item:
+                    fields[list_name] = [_part(part) for part in as_list(item.get(list_name))]
+        elif kind == "function_call" and "arguments" in item:
+            fields["arguments"] = Text(as_str(item.get("arguments")) or "")
+        return fields
+
+    def _deliver(self, text: str) -> str:
+        if text:
+            self._delivered = True
+        return text
 
     def _on_part_added(self, payload: Dict[str, Any]) -> str:
-        self._part_has_text = False
+        kind = self._current_type
+        item_kind, list_name, part_type, index_key = _WHERE[kind.replace("part.added", "text.delta")]
+        parts = self._parts(payload, item_kind, list_name)
+        part = payload.get("part")
+        parts.append(_part(part if isinstance(part, dict) else {"type": part_type, "text": ""}))
         return ""
 
-    def _on_output_text_delta(self, payload: Dict[str, Any]) -> str:
-        text = self._on_text_delta(payload)
-        if text:
-            self._part_has_text = True
-        return text
+    def _on_part_done(self, payload: Dict[str, Any]) -> str:
+        return ""
+
+    def _on_text_delta(self, payload: Dict[str, Any]) -> str:
+        delta = payload.get("delta")
+        if delta.__class__ is not str or not delta:
+            return ""
+        part = self._part(payload)
+        text = _text_field(part)
+        if text is None:
+            return ""
+        text.add(delta)
+        if part.get("type") == "output_text":  # type: ignore[union-attr]
+            self._delivered = True
+            return delta
+        return ""
 
     def _on_text_done(self, payload: Dict[str, Any]) -> str:
         """Use the part's full text only when no delta of it arrived."""
-        text = "" if self._part_has_text else self._on_text_delta({"delta": payload.get("text")})
-        self._part_has_text = False
-        return text
+        field = "refusal" if "refusal" in self._current_type else "text"
+        value = payload.get(field)
+        part = self._part(payload)
+        text = _text_field(part)
+        if text is None or text or not isinstance(value, str):
+            return ""
+        text.set(value)
+        return self._deliver(value) if part.get("type") == "output_text" else ""  # type: ignore[union-attr]
 
-    def _on_refusal_delta(self, payload: Dict[str, Any]) -> str:
-        self._main.add_refusal(payload.get("delta"))
+    def _on_annotation(self, payload: Dict[str, Any]) -> str:
+        part = self._part(payload, create=False)
+        annotation = payload.get("annotation")
+        if part is not None and isinstance(annotation, dict):
+            list_in(part, "annotations").append(annotation)
         return ""
-
-    def _on_reasoning_delta(self, payload: Dict[str, Any]) -> str:
-        delta = as_str(payload.get("delta"))
-        if delta:
-            self._main.reasoning.append(delta)
-        return ""
-
-    def _on_summary_part(self, payload: Dict[str, Any]) -> str:
-        if self._main.reasoning:  # separate summary parts as paragraphs
-            self._main.reasoning.append("\n\n")
-        return ""
-
-    # --- function calls -----------------------------------------------------
-
-    def _on_item(self, payload: Dict[str, Any]) -> str:
-        item = as_dict(payload.get("item"))
-        key = as_int(payload.get("output_index"))
-        self._add_function_call(item, as_str(item.get("id")) if key is None else key)
-        return ""
-
-    def _add_function_call(self, item: Mapping[str, Any], key: Any) -> None:
-        """Register a ``function_call`` output item; its ``arguments``, when sent, are complete."""
-        if item.get("type") != "function_call" or key is None:
-            return
-        tools = self._main.tools
-        call = tools.open(key, id=item.get("call_id") or item.get("id"), name=item.get("name"))
-        if item.get("arguments"):
-            tools.replace_arguments(call, item.get("arguments"))
-
-    def _call_for(self, payload: Mapping[str, Any]) -> Any:
-        key = as_int(payload.get("output_index"))
-        if key is None:
-            key = as_str(payload.get("item_id"))
-        return None if key is None else self._main.tools.open(key, name=payload.get("name"))
 
     def _on_arguments_delta(self, payload: Dict[str, Any]) -> str:
-        call = self._call_for(payload)
-        if call is not None:
-            self._main.tools.merge(call, arguments=payload.get("delta"))
+        self._call(payload)["arguments"].add(payload.get("delta"))
         return ""
 
     def _on_arguments_done(self, payload: Dict[str, Any]) -> str:
-        call = self._call_for(payload)
-        if call is not None:
-            self._main.tools.replace_arguments(call, payload.get("arguments"))
+        self._call(payload)["arguments"].set(payload.get("arguments"))
         return ""
+
+    def _call(self, payload: Mapping[str, Any]) -> Item:
+        call = self._item(payload, "function_call")
+        if call.get("type") != "function_call" or not isinstance(call.get("arguments"), Text):
+            return Item(arguments=Text())  # an event about some other item: ignored
+        if not call.get("name") and isinstance(payload.get("name"), str):
+            call["name"] = payload["name"]
+        return call
 
     # --- the response object ------------------------------------------------
 
@@ -141,26 +266,28 @@ class ResponsesAccumulator(Accumulator):
     def _untyped(self, payload: Dict[str, Any]) -> str:
         """A bare response object (``{"id": "resp_...", "status": ...}``) without ``type``."""
         status = as_str(payload.get("status"))
+        if status is None and payload.get("object") != "response":
+            return Accumulator._untyped(self, payload)
+        self._recognized = True
         if status == "failed":
             self._on_failed({"response": payload})
         if status in ("completed", "incomplete"):
-            return self._settle(payload, status)
-        if status is not None or payload.get("object") == "response":
-            self._take_response(payload)
+            return self._settle(payload, status)  # type: ignore[arg-type]
+        self._take_response(payload)
         return ""
 
-    def _take_response(self, response: Mapping[str, Any]) -> None:
+    def _take_response(self, response: Mapping[str, Any], final: bool = False) -> None:
         """Id, model, status and usage from a response object."""
         self._take_ids(response)
         status = as_str(response.get("status"))
         if status:
             self._extra["status"] = status
-        self._take_usage(response.get("usage"))
+        self._take_usage(response.get("usage"), final=final)
 
     def _settle(self, response: Mapping[str, Any], status: str) -> str:
-        """The final response object: end the stream and take whatever was not streamed."""
-        self._take_response(response)
-        text = self._load_output(as_list(response.get("output")))
+        """The final response object: end the stream, merge its complete output items."""
+        self._take_response(response, final=True)
+        text = "".join(self._merge_item(item, index) for index, item in enumerate(as_list(response.get("output"))) if isinstance(item, dict))
         status = as_str(response.get("status")) or status
         self._extra["status"] = status
         if status == "incomplete":
@@ -172,34 +299,104 @@ class ResponsesAccumulator(Accumulator):
         self._ended = True
         return text
 
-    def _load_output(self, output: List[Any]) -> str:
-        """Fill in from the final ``output`` items: calls by position; text and reasoning if none streamed."""
-        main = self._main
-        texts = []  # type: List[str]
-        reasoning = []  # type: List[str]
-        for position, item in enumerate(output):
-            item = as_dict(item)
-            kind = item.get("type")
-            if kind == "function_call":
-                self._add_function_call(item, position)
-            elif kind == "message":
-                for part in as_list(item.get("content")):
-                    part = as_dict(part)
-                    if part.get("type") == "output_text":
-                        texts.append(as_str(part.get("text")) or "")
-                    elif part.get("type") == "refusal" and main.refusal is None:
-                        main.add_refusal(part.get("refusal"))
-            elif kind == "reasoning":
-                for part in as_list(item.get("summary")) + as_list(item.get("content")):
-                    reasoning.append(as_str(as_dict(part).get("text")) or "")
-        if reasoning and not main.reasoning:
-            main.reasoning.append("\n\n".join(piece for piece in reasoning if piece))
-        text = "".join(texts)
-        if not text or main.text:
-            return ""
-        main.text.append(text)
-        return text
+    @staticmethod
+    def _views(frozen: List[Any]) -> Views:
+        parts = [part for item in frozen if item.get("type") == "message" for part in dicts(item.get("content"))]
+        refusals = [text_of(part.get("refusal")) for part in parts if part.get("type") == "refusal"]
+        calls = [item for item in frozen if item.get("type") == "function_call"]
+        reasoning = (
+            joined((text_of(part.get("text")) for part in dicts(item.get("summary"))), "\n\n")
+            + joined(text_of(part.get("text")) for part in dicts(item.get("content")))
+            for item in frozen
+            if item.get("type") == "reasoning"
+        )
+        return Views(
+            text=joined(text_of(part.get("text")) for part in parts if part.get("type") == "output_text"),
+            reasoning=joined(reasoning, "\n\n"),
+            refusal="".join(refusals) if refusals else None,
+            tool_calls=[
+                tool_call(position, item.get("call_id") or item.get("id"), item.get("name"), item.get("arguments"))
+                for position, item in enumerate(calls)
+            ],
+            output=[resolve(item) for item in frozen],
+        )
+
+    @staticmethod
+    def _usage_of(raw: Mapping[str, Any]) -> Dict[str, Optional[int]]:
+        """The Responses names: ``input_tokens`` (with ``input_tokens_details``), ``output_tokens``."""
+        return {
+            "input_tokens": int_at(raw, "input_tokens"),
+            "output_tokens": int_at(raw, "output_tokens"),
+            "total_tokens": int_at(raw, "total_tokens"),
+            "reasoning_tokens": int_at(raw, "output_tokens_details", "reasoning_tokens"),
+            "cache_read_input_tokens": int_at(raw, "input_tokens_details", "cached_tokens"),
+            "cache_creation_input_tokens": None,
+        }
 
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed Responses ``response`` object."""
         self._settle(result, "completed")
+
+
+#: Text event type -> (the item type it belongs to, the item's list of parts, the part type, the part index key).
+_WHERE = {
+    "response.output_text.delta": ("message", "content", "output_text", "content_index"),
+    "response.output_text.done": ("message", "content", "output_text", "content_index"),
+    "response.output_text.annotation.added": ("message", "content", "output_text", "content_index"),
+    "response.content_text.delta": ("message", "content", "output_text", "content_index"),
+    "response.refusal.delta": ("message", "content", "refusal", "content_index"),
+    "response.refusal.done": ("message", "content", "refusal", "content_index"),
+    "response.reasoning_text.delta": ("reasoning", "content", "reasoning_text", "content_index"),
+    "response.reasoning_text.done": ("reasoning", "content", "reasoning_text", "content_index"),
+    "response.reasoning_summary_text.delta": ("reasoning", "summary", "summary_text", "summary_index"),
+    "response.reasoning_summary_text.done": ("reasoning", "summary", "summary_text", "summary_index"),
+}
+
+
+def _text_field(part: Optional[Mapping[str, Any]]) -> Optional[Text]:
+    """The streamed text of a part, None when the part has none (a part of some other type)."""
+    if part is None:
+        return None
+    text = part.get(_PART_TEXT.get(as_str(part.get("type")) or "", "text"))
+    return text if isinstance(text, Text) else None
+
+
+def _part(part: Any) -> Any:
+    """A content or summary part, verbatim, its text field made :class:`Text`."""
+    if not isinstance(part, dict):
+        return part
+    field = _PART_TEXT.get(as_str(part.get("type")) or "")
+    opened = Item(part)
+    if field is not None:
+        opened[field] = Text(as_str(part.get(field)) or "")
+    return opened
+
+
+def _message_text(item: Mapping[str, Any]) -> str:
+    """The output text of a message item (streamed or complete)."""
+    if item.get("type") != "message":
+        return ""
+    return joined(text_of(_value(part.get("text"))) for part in dicts(item.get("content")) if part.get("type") == "output_text")
+
+
+def _value(text: Any) -> Any:
+    return text.value() if isinstance(text, Text) else text
+
+
+def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
+    """A ``response.*`` event (``type`` or SSE event name), or a response object (``object``, a ``resp_`` id)."""
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        kind = name
+    if isinstance(kind, str) and kind.startswith("response."):
+        return True
+    item_id = payload.get("id")
+    return payload.get("object") == "response" or (isinstance(item_id, str) and item_id.startswith("resp_"))
+
+
+FORMAT = WireFormat(
+    name=ResponsesAccumulator.format,
+    accumulator=ResponsesAccumulator,
+    recognizes=_recognizes,
+    url_suffixes=("/responses",),
+)

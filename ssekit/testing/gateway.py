@@ -17,6 +17,7 @@ import itertools
 import json
 import threading
 from collections import deque
+from types import ModuleType
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..errors import SSEKitError
@@ -24,6 +25,8 @@ from ..formats import FORMATS, new_accumulator
 from ..formats.base import BEARER
 from ..sse import iter_sse
 from .builders import build_events, build_result, split_tokens
+from .providers import PROVIDERS
+from .providers.base import text_of
 from .server import RecordedRequest, RouteFunction, ScriptedResponse, SSEServer
 
 __all__ = [
@@ -40,12 +43,7 @@ __all__ = [
 Answer = Tuple[ScriptedResponse, str]
 
 #: The endpoint path of each wire format.
-PATHS = {
-    "chat_completions": "/v1/chat/completions",
-    "responses": "/v1/responses",
-    "messages": "/v1/messages",
-    "generation": "/v1/generate",
-}
+PATHS = {name: provider.PATH for name, provider in PROVIDERS.items()}  # type: Dict[str, str]
 #: The plain SSE feed (``GET``): job progress events with ids, for ``follow_sse``.
 FEED_PATH = "/v1/events"
 #: The model name the gateway reports when asked for it by examples and the demo.
@@ -79,42 +77,14 @@ _ERROR_TYPES = {
     503: "overloaded_error",
     529: "overloaded_error",
 }
-# How each format's ids begin (a counter follows).
-_ID_PREFIXES = {"chat_completions": "chatcmpl-local", "responses": "resp_local", "messages": "msg_local", "generation": "gen_local"}
-# Where each format puts the cap on output tokens.
-_MAX_TOKENS_KEYS = {
-    "chat_completions": ("max_completion_tokens", "max_tokens"),
-    "responses": ("max_output_tokens",),
-    "messages": ("max_tokens",),
-    "generation": ("max_tokens",),
-}
-# Where each format puts the conversation (one of these is required), then its system prompt.
-_PROMPT_KEYS = {
-    "chat_completions": (("messages",), None),
-    "responses": (("input",), "instructions"),
-    "messages": (("messages",), "system"),
-    "generation": (("prompt", "messages"), None),
-}
-
-
 def sample_request(
     format: str, *, model: str = DEFAULT_MODEL, prompt: str = DEFAULT_PROMPT, stream: bool = True
 ) -> Dict[str, Any]:
     """A minimal, realistic request body for *format* (what the demo and ``serve`` show)."""
-    if format == "chat_completions":
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}]}  # type: Dict[str, Any]
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-    elif format == "responses":
-        body = {"model": model, "input": prompt}
-    elif format == "messages":
-        body = {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}]}
-    elif format == "generation":
-        body = {"model": model, "prompt": prompt}
-    else:
+    provider = PROVIDERS.get(format)
+    if provider is None:
         raise _unknown(format)
-    body["stream"] = stream
-    return body
+    return provider.sample_request(model, prompt, stream)  # type: ignore[no-any-return]
 
 
 def _unknown(format: str) -> SSEKitError:
@@ -263,9 +233,10 @@ class LocalGateway:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise _BadRequest(400, "'model' is required")
-        prompt = _prompt_text(format, body)
-        limit = _max_tokens(format, body)
-        tool_calls = _tool_calls(format, body)
+        provider = PROVIDERS[format]
+        prompt = _prompt_text(provider, body)
+        limit = _max_tokens(provider, body)
+        tool_calls = _tool_calls(provider, body)
         fault = self._next_fault()
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -280,11 +251,11 @@ class LocalGateway:
         output = len(tokens) + sum(len(split_tokens(call["arguments"])) for call in tool_calls)
         usage = {"input_tokens": len(split_tokens(prompt)), "output_tokens": output}
         number = next(self._ids)
-        options = dict(tokens=tokens, tool_calls=tool_calls, usage=usage, finish_reason=finish, model=model, id=_ID_PREFIXES[format] + str(number))
+        options = dict(tokens=tokens, tool_calls=tool_calls, usage=usage, finish_reason=finish, model=model, id=provider.ID_PREFIX + str(number))
         headers = {"x-request-id": "req_local_%d" % number}
         if body.get("stream") is not True:
             return ScriptedResponse.json(build_result(format, **options), headers=headers), "result, model %s" % model
-        if format == "chat_completions" and not _include_usage(body):
+        if not provider.wants_usage(body):
             options["usage"] = None
         events = build_events(format, **options)
         response = self._stream(format, events, headers, fault)
@@ -326,31 +297,17 @@ class LocalGateway:
 # --- request reading ----------------------------------------------------------------------
 
 
-def _text_of(value: Any) -> str:
-    """All the text in a message, a content list or an input value."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return _joined(_text_of(item) for item in value)
-    if isinstance(value, dict):
-        return _joined(_text_of(value.get(key)) for key in ("content", "text", "input"))
-    return ""
-
-
-def _joined(texts: Iterable[str]) -> str:
-    return " ".join(text for text in texts if text)
-
-
-def _prompt_text(format: str, body: Mapping[str, Any]) -> str:
+def _prompt_text(provider: ModuleType, body: Mapping[str, Any]) -> str:
     """The text of the conversation and system prompt (for input token counts)."""
-    required, system = _PROMPT_KEYS[format]
+    required = provider.PROMPT_KEYS  # type: Tuple[str, ...]
     if not any(body.get(key) for key in required):
         raise _BadRequest(400, "'%s' is required" % "' or '".join(required))
-    return _joined(_text_of(body.get(key)) for key in required + ((system,) if system else ()))
+    system = (provider.SYSTEM_KEY,) if provider.SYSTEM_KEY else ()
+    return " ".join(text for text in (text_of(body.get(key)) for key in required + system) if text)
 
 
-def _max_tokens(format: str, body: Mapping[str, Any]) -> Optional[int]:
-    for key in _MAX_TOKENS_KEYS[format]:
+def _max_tokens(provider: ModuleType, body: Mapping[str, Any]) -> Optional[int]:
+    for key in provider.MAX_TOKENS_KEYS:
         value = body.get(key)
         if value is not None:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -359,25 +316,12 @@ def _max_tokens(format: str, body: Mapping[str, Any]) -> Optional[int]:
     return None
 
 
-def _include_usage(body: Mapping[str, Any]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
-
-
-def _tool_calls(format: str, body: Mapping[str, Any]) -> List[Dict[str, str]]:
+def _tool_calls(provider: ModuleType, body: Mapping[str, Any]) -> List[Dict[str, str]]:
     """The call the model "decides" to make: the first tool offered, with sample arguments."""
-    tools = body.get("tools")
-    if format == "generation" or not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
+    offered = provider.tool(body)
+    if offered is None:
         return []
-    tool = tools[0] if isinstance(tools[0], dict) else {}
-    if format == "chat_completions":
-        tool = tool.get("function") if isinstance(tool.get("function"), dict) else {}
-        schema = tool.get("parameters")
-    elif format == "responses":
-        schema = tool.get("parameters")
-    else:
-        schema = tool.get("input_schema")
-    name = tool.get("name")
+    name, schema = offered
     if not isinstance(name, str) or not name:
         raise _BadRequest(400, "tools[0] has no name")
     return [{"name": name, "arguments": json.dumps(_sample_arguments(schema))}]
@@ -422,11 +366,6 @@ def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
 
 def _error_response(format: Optional[str], status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:
     """An HTTP error with the JSON body the provider of *format* sends (OpenAI's shape by default)."""
-    kind = _ERROR_TYPES.get(status, "api_error")
-    if format == "messages":
-        body = {"type": "error", "error": {"type": kind, "message": message}}  # type: Dict[str, Any]
-    else:
-        body = {"error": {"message": message, "type": kind, "code": status}}
-    headers = dict(headers or {})
-    return ScriptedResponse.json(body, status=status, headers=headers)
-
+    provider = PROVIDERS.get(format or "chat_completions", PROVIDERS["chat_completions"])
+    body = provider.error_body(status, _ERROR_TYPES.get(status, "api_error"), message)
+    return ScriptedResponse.json(body, status=status, headers=dict(headers or {}))

@@ -1,0 +1,125 @@
+"""What the testing twins of the wire formats share: the builders' keywords and small pieces.
+
+Every provider module of this package builds byte-exact streams (``events``)
+and non-streamed results (``result``) from the same keywords: *text* (or its
+pieces as *tokens*), *tool_calls* as dicts ``{"id", "name", "arguments"}``
+(arguments a JSON string, streamed in fragments; a missing id is made up),
+*usage* as a dict with any provider's keys or a
+:class:`~ssekit.completion.Usage` (made up when None: 12 input tokens, one
+output token a piece), *finish_reason* in the normalised vocabulary (``stop``,
+``length``, ``tool_calls``, ``content_filter``; the format's own values pass
+through), *error* (a message or an error object) to end the stream with a
+provider error, *model* and *id*. Output is deterministic. Standard library only.
+"""
+import json
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ...completion import Usage
+
+UsageLike = Union[Usage, Mapping[str, Any], None]
+ErrorLike = Union[str, Mapping[str, Any], None]
+ToolCallSpec = Mapping[str, str]
+
+#: A fixed timestamp: builder output is deterministic.
+CREATED = 1735689600
+_TOKEN = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
+_DEFAULT_INPUT_TOKENS = 12
+# The usage keys of every provider the builders accept, by what they count.
+_INPUT_KEYS = ("input_tokens", "prompt_tokens")
+_OUTPUT_KEYS = ("output_tokens", "completion_tokens")
+_TOTAL_KEYS = ("total_tokens", "tokens_used")
+
+
+def split_tokens(text: str) -> List[str]:
+    """Split *text* into word-ish pieces, as a tokenizer would; ``"".join`` gives *text* back."""
+    return _TOKEN.findall(text)
+
+
+def sse_event(payload: Any, event: Optional[str] = None) -> bytes:
+    """One SSE event: an optional ``event:`` line, a ``data:`` line (compact JSON or a string), a blank line."""
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    head = "event: %s\n" % event if event else ""
+    return ("%sdata: %s\n\n" % (head, data)).encode("utf-8")
+
+
+def pieces(text: Optional[str], tokens: Optional[Sequence[str]] = None) -> List[str]:
+    """The text as the pieces a stream sends (*tokens* when given)."""
+    if tokens is not None:
+        return list(tokens)
+    return split_tokens(text) if text else []
+
+
+def fragments(arguments: str, size: int = 7) -> List[str]:
+    """Cut a tool call's arguments into fragments the way providers stream them."""
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)]
+
+
+def calls(tool_calls: Optional[Sequence[ToolCallSpec]], id_prefix: str) -> List[Dict[str, str]]:
+    """The tool calls with an id each (made up from *id_prefix* when missing) and arguments."""
+    made = []
+    for number, call in enumerate(tool_calls or []):
+        call_id = call.get("id") or "%s%024d" % (id_prefix, number)
+        made.append({"id": call_id, "name": call["name"], "arguments": call.get("arguments") or ""})
+    return made
+
+
+class Counts:
+    """The token counts a builder writes, in whatever keys its provider uses; ``extra`` keeps other keys."""
+
+    def __init__(self, input_tokens: int, output_tokens: int, total_tokens: int, extra: Mapping[str, Any]) -> None:
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.total_tokens = total_tokens
+        self.extra = dict(extra)
+
+    def native(self, input_key: str, output_key: str, **more: Any) -> Dict[str, Any]:
+        """The usage in a provider's own keys, plus the other keys given (cache counts...)."""
+        native = {input_key: self.input_tokens, output_key: self.output_tokens}  # type: Dict[str, Any]
+        native.update(more)
+        native.update(self.extra)
+        return native
+
+
+def counts(usage: UsageLike, pieces: int) -> Counts:
+    """*usage* (any provider's keys, or a Usage) as Counts; when None, 12 input tokens and one output token a piece."""
+    if usage is None:
+        return Counts(_DEFAULT_INPUT_TOKENS, pieces, _DEFAULT_INPUT_TOKENS + pieces, {})
+    if isinstance(usage, Usage):
+        raw = dict(usage.raw) or {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                                  "total_tokens": usage.total_tokens}  # fmt: skip
+    else:
+        raw = dict(usage)
+    given = _first(raw, _INPUT_KEYS)
+    made = _first(raw, _OUTPUT_KEYS)
+    total = _first(raw, _TOTAL_KEYS)
+    if total is None and given is not None and made is not None:
+        total = given + made
+    extra = {key: value for key, value in raw.items() if key not in _INPUT_KEYS + _OUTPUT_KEYS + _TOTAL_KEYS}
+    return Counts(given or 0, made or 0, total or 0, extra)
+
+
+def _first(raw: Mapping[str, Any], keys: Tuple[str, ...]) -> Optional[int]:
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def error_object(error: Union[str, Mapping[str, Any]], default_type: str) -> Dict[str, Any]:
+    """*error* as an error object (a plain message gets *default_type*)."""
+    if isinstance(error, str):
+        return {"type": default_type, "message": error}
+    return dict(error)
+
+
+def text_of(value: Any) -> str:
+    """All the text in a message, a content list or an input value (for the gateway's token counts)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(text for text in (text_of(item) for item in value) if text)
+    if isinstance(value, dict):
+        return " ".join(text for text in (text_of(value.get(key)) for key in ("content", "text", "input", "parts")) if text)
+    return ""

@@ -1,0 +1,186 @@
+"""OpenAI Responses as ssekit.testing speaks it: streams, results, requests and errors."""
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .base import CREATED, Counts, ErrorLike, ToolCallSpec, UsageLike, calls, counts, fragments, pieces, sse_event
+
+PATH = "/v1/responses"
+ID_PREFIX = "resp_local"
+MAX_TOKENS_KEYS = ("max_output_tokens",)
+PROMPT_KEYS = ("input",)
+SYSTEM_KEY = "instructions"  # type: Optional[str]
+_MODEL = "gpt-4o-mini-2024-07-18"
+_ID = "resp_0123456789abcdef"
+# Normalised finish reasons that end a response as incomplete, and the reason it then gives.
+_INCOMPLETE_REASONS = {
+    "length": "max_output_tokens",
+    "max_output_tokens": "max_output_tokens",
+    "content_filter": "content_filter",
+}
+
+
+def _output(text: str, made: List[Dict[str, str]], reasoning: Optional[str], refusal: Optional[str]) -> List[Dict[str, Any]]:
+    """The final ``output`` items: reasoning, message, function calls (in that order)."""
+    output = []  # type: List[Dict[str, Any]]
+    if reasoning:
+        summary = [{"type": "summary_text", "text": reasoning}]
+        output.append({"id": "rs_0123456789", "type": "reasoning", "summary": summary})
+    if text or refusal:
+        if refusal:
+            part = {"type": "refusal", "refusal": refusal}  # type: Dict[str, Any]
+        else:
+            part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+        message = {"id": "msg_0123456789", "type": "message", "status": "completed", "content": [part]}
+        output.append(dict(message, role="assistant"))
+    for number, call in enumerate(made):
+        item = {"id": "fc_%010d" % number, "type": "function_call", "status": "completed"}
+        output.append(dict(item, arguments=call["arguments"], call_id=call["id"], name=call["name"]))
+    return output
+
+
+def _response(
+    id: Optional[str], model: Optional[str], output: List[Dict[str, Any]], usage: Optional[Counts], finish_reason: Optional[str] = None
+) -> Dict[str, Any]:
+    """A ``response`` object; in progress when *usage* is None, else completed or incomplete."""
+    incomplete_reason = _INCOMPLETE_REASONS.get(finish_reason or "")
+    if usage is None:
+        status = "in_progress"
+    else:
+        status = "incomplete" if incomplete_reason else "completed"
+    native = None
+    if usage is not None:
+        details = {"input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+        native = usage.native("input_tokens", "output_tokens", total_tokens=usage.total_tokens, **details)
+    return {
+        "id": id or _ID,
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "error": None,
+        "incomplete_details": {"reason": incomplete_reason} if status == "incomplete" else None,
+        "model": model or _MODEL,
+        "output": output,
+        "parallel_tool_calls": True,
+        "usage": native,
+    }
+
+
+def _opened(item: Dict[str, Any]) -> Dict[str, Any]:
+    """An output item as ``response.output_item.added`` announces it: in progress and empty."""
+    if item["type"] == "reasoning":
+        return dict(item, summary=[])
+    if item["type"] == "message":
+        return dict(item, status="in_progress", content=[])
+    return dict(item, status="in_progress", arguments="")
+
+
+def events(
+    text: Optional[str] = None,
+    *,
+    tokens: Optional[Sequence[str]] = None,
+    tool_calls: Optional[Sequence[ToolCallSpec]] = None,
+    usage: UsageLike = None,
+    finish_reason: Optional[str] = None,
+    reasoning: Optional[str] = None,
+    refusal: Optional[str] = None,
+    error: ErrorLike = None,
+    model: str = _MODEL,
+    id: str = _ID,
+) -> List[bytes]:
+    """An OpenAI Responses API stream (``event:`` names, ``sequence_number`` in every event).
+
+    ``response.created`` / ``in_progress``, a reasoning item with summary
+    deltas, a message item with ``output_text`` (or ``refusal``) deltas, one
+    ``function_call`` item per tool call with argument deltas, then
+    ``response.completed`` carrying the whole response and its usage, or
+    ``response.incomplete`` when *finish_reason* is ``length`` /
+    ``max_output_tokens`` / ``content_filter``. With *error*, an ``error``
+    event replaces the end.
+    """
+    made = calls(tool_calls, "call_")
+    sent = pieces(text, tokens)
+    stream = []  # type: List[bytes]
+
+    def emit(kind: str, **fields: Any) -> None:
+        stream.append(sse_event(dict(type=kind, sequence_number=len(stream), **fields), kind))
+
+    output = _output("".join(sent), made, reasoning, refusal)
+    emit("response.created", response=_response(id, model, [], None))
+    emit("response.in_progress", response=_response(id, model, [], None))
+    for index, item in enumerate(output):
+        where = {"item_id": item["id"], "output_index": index}
+        kind = item["type"]
+        emit("response.output_item.added", output_index=index, item=_opened(item))
+        if kind == "reasoning":
+            summary = item["summary"][0]
+            emit("response.reasoning_summary_part.added", summary_index=0, part=dict(summary, text=""), **where)
+            for piece in pieces(reasoning):
+                emit("response.reasoning_summary_text.delta", summary_index=0, delta=piece, **where)
+            emit("response.reasoning_summary_text.done", summary_index=0, text=summary["text"], **where)
+            emit("response.reasoning_summary_part.done", summary_index=0, part=summary, **where)
+        elif kind == "message":
+            part = item["content"][0]
+            field = "refusal" if part["type"] == "refusal" else "text"
+            emit("response.content_part.added", content_index=0, part=dict(part, **{field: ""}), **where)
+            if field == "refusal":
+                for piece in pieces(refusal):
+                    emit("response.refusal.delta", content_index=0, delta=piece, **where)
+                emit("response.refusal.done", content_index=0, refusal=part["refusal"], **where)
+            else:
+                for piece in sent:
+                    emit("response.output_text.delta", content_index=0, delta=piece, logprobs=[], **where)
+                emit("response.output_text.done", content_index=0, text=part["text"], logprobs=[], **where)
+            emit("response.content_part.done", content_index=0, part=part, **where)
+        else:
+            for fragment in fragments(item["arguments"]):
+                emit("response.function_call_arguments.delta", delta=fragment, **where)
+            emit("response.function_call_arguments.done", arguments=item["arguments"], **where)
+        emit("response.output_item.done", output_index=index, item=item)
+    if error is not None:
+        fields = {"code": "server_error", "message": error, "param": None} if isinstance(error, str) else error
+        emit("error", **fields)
+        return stream
+    final = _response(id, model, output, counts(usage, len(sent)), finish_reason)
+    emit("response.%s" % final["status"], response=final)
+    return stream
+
+
+def result(
+    text: Optional[str] = None,
+    *,
+    tokens: Optional[Sequence[str]] = None,
+    tool_calls: Optional[Sequence[ToolCallSpec]] = None,
+    usage: UsageLike = None,
+    finish_reason: Optional[str] = None,
+    reasoning: Optional[str] = None,
+    refusal: Optional[str] = None,
+    model: Optional[str] = None,
+    id: Optional[str] = None,
+) -> Dict[str, Any]:
+    """A ``response`` object, as the API answers ``stream: false``."""
+    sent = pieces(text, tokens)
+    output = _output("".join(sent), calls(tool_calls, "call_"), reasoning, refusal)
+    return _response(id, model, output, counts(usage, len(sent)), finish_reason)
+
+
+def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
+    """A minimal, realistic request body."""
+    return {"model": model, "input": prompt, "stream": stream}
+
+
+def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
+    """(name, JSON schema) of the first tool a request offers, None when it offers none."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
+        return None
+    offered = tools[0] if isinstance(tools[0], dict) else {}
+    return offered.get("name"), offered.get("parameters")
+
+
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """``response.completed`` always carries usage."""
+    return True
+
+
+def error_body(status: int, kind: str, message: str) -> Dict[str, Any]:
+    """The error object OpenAI answers an HTTP error with."""
+    return {"error": {"message": message, "type": kind, "code": status}}
