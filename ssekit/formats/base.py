@@ -32,8 +32,8 @@ EMPTY = MappingProxyType({})  # type: Mapping[str, Any]
 
 #: Most choices (``n``) one stream may open; past it the stream is refused (a hostile stream could open millions).
 MAX_CHOICES = 128
-#: Most output items (content blocks, output items, tool calls) one choice may hold.
-MAX_ITEMS = 4096
+#: Most output items (content blocks, output items, tool calls) one choice may hold (some 25 MB at most).
+MAX_ITEMS = 32768
 
 _loads = json.loads
 # The stdlib scanner json.loads ends in, called directly: for the common event

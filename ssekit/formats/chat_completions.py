@@ -73,8 +73,14 @@ class ChatCompletionsAccumulator(Accumulator):
                 if choice.__class__ is not dict:
                     continue
                 index = choice.get("index", 0)
-                state = main if index == 0 else self._choice(as_int(index) or 0)
                 delta = choice.get("delta")
+                reason = choice.get("finish_reason")
+                if index == 0:
+                    state = main
+                elif delta or reason is not None:  # (a choice that carries nothing opens nothing)
+                    state = self._choice(as_int(index) or 0)
+                else:
+                    continue
                 if delta.__class__ is dict:
                     content = delta.get("content")
                     if content.__class__ is str:
@@ -86,7 +92,6 @@ class ChatCompletionsAccumulator(Accumulator):
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
-                reason = choice.get("finish_reason")
                 if reason is not None:
                     state.finish(reason)
         usage = payload.get("usage")

@@ -65,18 +65,6 @@ FEED_BATCH = 2
 #: The reconnection delay (milliseconds) the feed asks for in its ``retry:`` field.
 FEED_RETRY_MS = 100
 
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    408: "timeout_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    503: "overloaded_error",
-    529: "overloaded_error",
-}
 def sample_request(
     format: str, *, model: str = DEFAULT_MODEL, prompt: str = DEFAULT_PROMPT, stream: bool = True
 ) -> Dict[str, Any]:
@@ -117,7 +105,8 @@ class LocalGateway:
     Use it as a context manager or call :meth:`start` / :meth:`close`. Its
     :attr:`server` is the underlying :class:`SSEServer` (add scripted routes to
     it, read its recorded ``requests``). With *api_key* set, requests must carry
-    it (``Authorization: Bearer`` or ``x-api-key``), else they get a 401.
+    it in the header its format's API reads (see each format's ``KeyHeader``), else they get
+    that provider's 401.
     *log*, if given, receives one line per request (never a header value).
     """
 
@@ -367,5 +356,5 @@ def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
 def _error_response(format: Optional[str], status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:
     """An HTTP error with the JSON body the provider of *format* sends (OpenAI's shape by default)."""
     provider = PROVIDERS.get(format or "chat_completions", PROVIDERS["chat_completions"])
-    body = provider.error_body(status, _ERROR_TYPES.get(status, "api_error"), message)
+    body = provider.error_body(status, message)
     return ScriptedResponse.json(body, status=status, headers=dict(headers or {}))

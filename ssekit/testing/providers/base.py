@@ -114,6 +114,26 @@ def error_object(error: Union[str, Mapping[str, Any]], default_type: str) -> Dic
     return dict(error)
 
 
+#: The error ``type`` OpenAI and Anthropic give each HTTP status.
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    """The error ``type`` for an HTTP *status* (``api_error`` for any other)."""
+    return ERROR_TYPES.get(status, "api_error")
+
+
 def text_of(value: Any) -> str:
     """All the text in a message, a content list or an input value (for the gateway's token counts)."""
     if isinstance(value, str):

@@ -1,7 +1,20 @@
 """OpenAI Chat Completions as ssekit.testing speaks it: streams, results, requests and errors."""
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .base import CREATED, Counts, ErrorLike, ToolCallSpec, UsageLike, calls, counts, error_object, fragments, pieces, sse_event
+from .base import (
+    CREATED,
+    Counts,
+    ErrorLike,
+    ToolCallSpec,
+    UsageLike,
+    calls,
+    counts,
+    error_object,
+    error_type,
+    fragments,
+    pieces,
+    sse_event,
+)
 
 #: The endpoint path.
 PATH = "/v1/chat/completions"
@@ -148,6 +161,6 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def error_body(status: int, kind: str, message: str) -> Dict[str, Any]:
+def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object OpenAI answers an HTTP error with."""
-    return {"error": {"message": message, "type": kind, "code": status}}
+    return {"error": {"message": message, "type": error_type(status), "code": status}}

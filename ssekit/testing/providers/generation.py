@@ -2,7 +2,7 @@
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ...errors import UnsupportedFormatError
-from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, counts, error_object, pieces, sse_event
+from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, counts, error_object, error_type, pieces, sse_event
 
 PATH = "/v1/generate"
 ID_PREFIX = "gen_local"
@@ -94,6 +94,6 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
     return True
 
 
-def error_body(status: int, kind: str, message: str) -> Dict[str, Any]:
+def error_body(status: int, message: str) -> Dict[str, Any]:
     """The gateway's error body (OpenAI's shape, as most gateways copy it)."""
-    return {"error": {"message": message, "type": kind, "code": status}}
+    return {"error": {"message": message, "type": error_type(status), "code": status}}

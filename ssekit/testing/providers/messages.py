@@ -2,7 +2,19 @@
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, calls, counts, error_object, fragments, pieces, sse_event
+from .base import (
+    Counts,
+    ErrorLike,
+    ToolCallSpec,
+    UsageLike,
+    calls,
+    counts,
+    error_object,
+    error_type,
+    fragments,
+    pieces,
+    sse_event,
+)
 
 PATH = "/v1/messages"
 ID_PREFIX = "msg_local"
@@ -155,6 +167,6 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
     return True
 
 
-def error_body(status: int, kind: str, message: str) -> Dict[str, Any]:
+def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object Anthropic answers an HTTP error with."""
-    return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"type": "error", "error": {"type": error_type(status), "message": message}}

@@ -1,7 +1,19 @@
 """OpenAI Responses as ssekit.testing speaks it: streams, results, requests and errors."""
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .base import CREATED, Counts, ErrorLike, ToolCallSpec, UsageLike, calls, counts, fragments, pieces, sse_event
+from .base import (
+    CREATED,
+    Counts,
+    ErrorLike,
+    ToolCallSpec,
+    UsageLike,
+    calls,
+    counts,
+    error_type,
+    fragments,
+    pieces,
+    sse_event,
+)
 
 PATH = "/v1/responses"
 ID_PREFIX = "resp_local"
@@ -181,6 +193,6 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
     return True
 
 
-def error_body(status: int, kind: str, message: str) -> Dict[str, Any]:
+def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object OpenAI answers an HTTP error with."""
-    return {"error": {"message": message, "type": kind, "code": status}}
+    return {"error": {"message": message, "type": error_type(status), "code": status}}
