@@ -1,12 +1,18 @@
 """Test your own code that uses ssekit with ssekit.testing: a real local server, exact provider streams, no mocks.
 
-Run it like any unittest file: ``python examples/testing_with_ssekit.py``.
+Run it like any unittest file: ``python examples/testing_with_ssekit.py`` (unittest options such as
+``-v`` work). Like every example it takes ``--base-url`` and ``--model``: the scripted tests stay local,
+and one more test sends the same code to that endpoint (key from ``$SSEKIT_API_KEY``) instead of to
+ssekit's embedded gateway.
 """
+import sys
 import unittest
 from typing import Optional
 
+from _common import target
+
 import ssekit
-from ssekit.testing import ScriptedResponse, SSEServer, build_events
+from ssekit.testing import DEFAULT_MODEL, LocalGateway, ScriptedResponse, SSEServer, build_events
 
 CHAT_PATH = "/v1/chat/completions"
 
@@ -14,10 +20,10 @@ CHAT_PATH = "/v1/chat/completions"
 # --- the code under test (normally in your own package) -------------------------
 
 
-def summarize(base_url: str, document: str, *, api_key: Optional[str] = None) -> str:
+def summarize(base_url: str, document: str, *, model: str = "gpt-4o-mini", api_key: Optional[str] = None) -> str:
     """Ask a model for a one-line summary of *document* and return it."""
     body = {
-        "model": "gpt-4o-mini",
+        "model": model,
         "stream": True,
         "messages": [
             {"role": "system", "content": "Summarize in one line."},
@@ -91,5 +97,32 @@ class SummarizeTests(unittest.TestCase):
         self.assertEqual(self.sent(), 1)
 
 
+class SummarizeAgainstAnEndpoint(unittest.TestCase):
+    """The same code against a whole endpoint: ``--base-url`` / ``--model``, else the embedded gateway."""
+
+    base_url = None  # type: Optional[str]
+    model = DEFAULT_MODEL
+    gateway = None  # type: Optional[LocalGateway]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if cls.base_url is None:  # loaded by a test runner rather than run as a script
+            cls.gateway = LocalGateway().start()
+            cls.base_url = cls.gateway.base_url
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.gateway is not None:
+            cls.gateway.close()
+
+    def test_summarize_returns_text(self) -> None:
+        assert self.base_url is not None
+        summary = summarize(self.base_url, "Server-sent events push text over one HTTP response.", model=self.model)
+        self.assertTrue(summary.strip())
+
+
 if __name__ == "__main__":
-    unittest.main()
+    with target(__doc__.splitlines()[0], pace=0, pass_on=True) as where:
+        SummarizeAgainstAnEndpoint.base_url, SummarizeAgainstAnEndpoint.model = where.base_url, where.model
+        program = unittest.main(argv=sys.argv[:1] + where.rest, exit=False)
+    sys.exit(not program.result.wasSuccessful())

@@ -3,6 +3,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
 import requests
 
@@ -33,8 +34,8 @@ def run(*argv: str) -> Tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def spawn(*argv: str, **kwargs: Any) -> "subprocess.Popen[bytes]":
-    """``python -m ssekit ARGV`` as a child process (for stdin, signals and the real entry point)."""
+def spawn(*argv: Union[str, bytes], **kwargs: Any) -> "subprocess.Popen[bytes]":
+    """``python -m ssekit ARGV`` as a child process (for stdin, signals, the real entry point, raw bytes arguments)."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(kwargs.pop("env", {}))
     return subprocess.Popen(
@@ -217,12 +218,28 @@ class Stream(CliTestCase):
         self.assertEqual(code, 1)
         self.assert_one_line_error(err, "could not connect")
 
-    def test_retries_are_announced_then_succeed(self) -> None:
-        self.gateway.fail_next(503, retry_after=0)
-        code, out, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body(), "--api-key", KEY)
-        self.assertEqual(code, 0, err)
-        self.assertEqual(out, DEFAULT_ANSWER + "\n")
-        self.assertIn("ssekit: attempt 1 failed, retrying", err)
+    def test_retries_are_shown_only_with_verbose(self) -> None:
+        for verbose in ([], ["-v"]):
+            with self.subTest(verbose=verbose):
+                self.gateway.fail_next(503, retry_after=0)
+                code, out, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body(), "--api-key", KEY, *verbose)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(out, DEFAULT_ANSWER + "\n")
+                self.assertEqual("ssekit: attempt 1 failed, retrying" in err, bool(verbose), err)
+                self.assertTrue(err.splitlines()[-1].startswith("-- finish: stop"))
+
+    def test_a_failure_after_retries_is_one_line_that_points_at_verbose(self) -> None:
+        self.gateway.fail_next(503, times=3, retry_after=0)
+        code, _, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body(), "--api-key", KEY)
+        self.assertEqual(code, 1)
+        self.assert_one_line_error(err, "HTTP 503", "-v shows 2 hidden warning(s)")
+        self.gateway.fail_next(503, times=3, retry_after=0)
+        code, _, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body(), "--api-key", KEY, "--verbose")
+        self.assertEqual(code, 1)
+        lines = err.strip().splitlines()
+        self.assertEqual([line.split(" failed")[0] for line in lines[:2]], ["ssekit: attempt 1", "ssekit: attempt 2"])
+        self.assertTrue(lines[-1].startswith("ssekit stream: ") and "HTTP 503" in lines[-1], lines)
+        self.assertNotIn("hidden", err)
 
     def test_incomplete_stream_keeps_the_text_and_fails(self) -> None:
         self.gateway.cut_next(after_tokens=5)
@@ -333,6 +350,285 @@ class Serve(CliTestCase):
             code, _, err = run("serve", "--port", str(busy.getsockname()[1]))
         self.assertEqual(code, 1)
         self.assert_one_line_error(err, "cannot listen on 127.0.0.1:")
+
+
+class UnsendableInput(CliTestCase):
+    """Input the CLI cannot encode, decode or send: one line, exit 2, nothing sent, no value shown."""
+
+    def setUp(self) -> None:
+        self.gateway = LocalGateway(api_key=KEY).start()
+        self.addCleanup(self.gateway.close)
+        self.url = self.gateway.url("chat_completions")
+
+    def assert_refused(self, argv: List[str], *words: str, secret: str = KEY) -> str:
+        code, out, err = run("stream", *argv)
+        self.assertEqual((code, out), (2, ""), err)
+        self.assert_one_line_error(err, *words)
+        self.assertNotIn(secret, err)
+        self.assertEqual(self.gateway.requests, [], "nothing may be sent")
+        return err
+
+    def test_body_files_that_are_not_utf8_say_what_they_are(self) -> None:
+        body = '{"model": "m", "messages": [{"role": "user", "content": "caf\u00e9"}]}'
+        cases = [
+            (body.encode("utf-16"), "UTF-16 text"),
+            (body.encode("utf-32"), "UTF-32 text"),
+            (body.encode("utf-16-be"), "NUL bytes"),  # no byte-order mark
+            (body.encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00", "NUL bytes"),
+        ]
+        for data, words in cases:
+            with self.subTest(words=words):
+                path = self.temp_file(data)
+                self.assert_refused([self.url, "-d", "@" + path], path, words)
+
+    def test_a_utf8_body_file_with_a_byte_order_mark_is_sent(self) -> None:
+        path = self.temp_file(json.dumps(sample_request("chat_completions")).encode("utf-8-sig"))
+        code, out, err = run("stream", self.url, "-d", "@" + path, "--api-key", KEY)
+        self.assertEqual((code, out), (0, DEFAULT_ANSWER + "\n"), err)
+
+    def test_a_utf16_body_on_stdin_is_refused(self) -> None:
+        process = spawn("stream", self.url, "-d", "@-", stdin=subprocess.PIPE)
+        code, out, err = communicate(process, json.dumps(sample_request("chat_completions")).encode("utf-16"))
+        self.assertEqual((code, out), (2, ""), err)
+        self.assert_one_line_error(err, "stdin is UTF-16 text")
+
+    def test_json_that_cannot_be_sent_is_refused(self) -> None:
+        for body, words in [('{"t": NaN}', "NaN is not a JSON value"), ('[-Infinity]', "-Infinity is not a JSON value"),
+                            ("[" * 600 + "]" * 600, "nested deeper than 500 levels")]:  # fmt: skip
+            with self.subTest(body=body[:12]):
+                self.assert_refused([self.url, "-d", body], "-d", words)
+        deep = self.temp_file(b"[" * 100000 + b"]" * 100000)  # deeper than Python's recursion limit
+        self.assert_refused([self.url, "-d", "@" + deep], "nested deeper")
+
+    def test_header_values_and_names_http_cannot_carry(self) -> None:
+        cases = [
+            ("X-Note: caf\u00e9 \u2603 " + KEY, "the value of -H X-Note", "outside Latin-1, at character 6"),
+            ("Authorization: Bearer " + KEY + "\u2011x", "the value of -H Authorization", "outside Latin-1"),
+            ("X-Key: " + KEY + "\r\nX-Injected: 1", "the value of -H X-Key", "control character"),
+            ("Authorization Bearer " + KEY + ": x", "-H option 2", "not a valid HTTP name"),  # space: no valid name
+            ("x-api-key=" + KEY, "-H expects 'Name: value'", "not shown"),
+            ("X-\u00e9t\u00e9: " + KEY, "-H option 2", "not a valid HTTP name"),
+        ]
+        for header, *words in cases:
+            with self.subTest(header=header[:14]):
+                err = self.assert_refused([self.url, "-d", "{}", "-H", "X-Fine: 1", "-H", header], *words)
+                self.assertNotIn("\u2603", err)
+
+    def test_api_keys_http_cannot_carry(self) -> None:
+        for key, words in [(KEY + "\u2028", "outside Latin-1"), (KEY + "\u2011x", "outside Latin-1"),
+                           (KEY + "\n", "control character")]:  # fmt: skip
+            with self.subTest(key=key[-2:]):
+                self.assert_refused([self.url, "-d", "{}", "--api-key", key], "--api-key", words)
+
+    def test_an_environment_key_http_cannot_carry(self) -> None:
+        process = spawn("stream", self.url, "-d", "{}", env={"SSEKIT_API_KEY": KEY + "\u2603"})
+        code, out, err = communicate(process)
+        self.assertEqual((code, out), (2, ""), err)
+        self.assert_one_line_error(err, "$SSEKIT_API_KEY", "outside Latin-1")
+        self.assertNotIn(KEY, err)
+        self.assertEqual(self.gateway.requests, [])
+
+    def test_arguments_that_are_not_text_in_the_terminal_encoding(self) -> None:
+        if os.name == "nt":
+            self.skipTest("POSIX passes arguments as bytes")
+        cases = [
+            ([b"-d", b'{"a": "\xff"}'], "-d holds bytes that are not valid text"),
+            ([b"-d", b"{}", b"-H", b"X-A: \xfe" + KEY.encode()], "the value of -H X-A holds bytes that are not valid text"),
+            ([b"-d", b"{}", b"--api-key", KEY.encode() + b"\xff"], "--api-key holds bytes"),
+        ]
+        for extra, words in cases:
+            with self.subTest(words=words):
+                code, out, err = communicate(spawn("stream", self.url, *extra, env={"LC_ALL": "C.UTF-8"}))
+                self.assertEqual((code, out), (2, ""), err)
+                self.assert_one_line_error(err, words)
+                self.assertNotIn(KEY, err)
+        self.assertEqual(self.gateway.requests, [])
+
+    def test_urls_that_cannot_be_sent(self) -> None:
+        port = self.gateway.url("chat_completions").split(":")[2].split("/")[0]
+        cases = [
+            ("http://[::1/v1?key=" + KEY, "malformed host"),
+            ("http://127.0.0.1:99999/v1?key=" + KEY, "malformed host, port"),
+            ("http://127.0.0.1:" + port + "/v1 /chat?key=" + KEY, "a space or a control character"),
+            ("http://127.0.0.1:" + port + "/v1\x1b[2J?key=" + KEY, "a space or a control character"),
+            ("http://\u2603.example/v1?key=" + KEY, "IDNA"),
+            ("http:///v1?key=" + KEY, "no host"),
+            ("file:///etc/passwd", "http:// or https://"),
+        ]
+        for url, words in cases:
+            with self.subTest(url=url[:24]):
+                self.assert_refused([url, "-d", "{}"], words)
+
+    def test_unknown_arguments_are_named_but_values_not_echoed(self) -> None:
+        code, _, err = run("stream", self.url, "-d", "{}", "--api-kye", KEY)
+        self.assertEqual(code, 2)
+        self.assertIn("unrecognized arguments: --api-kye, 1 other value(s), not shown", err)
+        self.assertNotIn(KEY, err)
+
+    def test_numbers_out_of_range_are_usage_errors(self) -> None:
+        for option, value in [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "1e300"), ("--deadline", "-1"),
+                              ("--retry", "9" * 5000), ("--retry", "\u00b2"), ("--max-event-size", "0"),
+                              ("--max-event-size", "1.5MiB"), ("--max-event-size", "9" * 5000)]:  # fmt: skip
+            with self.subTest(option=option, value=value[:8]):
+                code, _, err = run("stream", self.url, "-d", "{}", option, value)
+                self.assertEqual(code, 2)
+                self.assertIn("argument %s: " % option, err)
+                self.assertNotIn("Traceback", err)
+                self.assertLess(len(err), 2000)
+        self.assertEqual(self.gateway.requests, [])
+
+    def test_byte_sizes(self) -> None:
+        sizes = {"65536": 65536, "1b": 1, "512KiB": 512 << 10, "512k": 512 << 10, "16MiB": 16 << 20, "16 mib": 16 << 20, "2GiB": 2 << 30}
+        self.assertEqual({text: cli.byte_size(text) for text in sizes}, sizes)
+
+
+class NoEvents(CliTestCase):
+    """Input holding no SSE at all is an error on stderr, not a silent success."""
+
+    def test_parse_and_accumulate_of_input_without_events_fail(self) -> None:
+        random_bytes = bytes(range(256)) * 200
+        cases = [
+            (b"", "is empty"),
+            (random_bytes, "its %d bytes hold no SSE event" % len(random_bytes)),
+            (b'{"id": "chatcmpl-1", "choices": []}\n', "hold no SSE event"),
+            (b": only a comment\n\nevent: ping\n\n", "hold no SSE event"),  # nothing dispatched
+            (b"data: never ended", "hold no SSE event"),
+        ]
+        for data, words in cases:
+            path = self.temp_file(data)
+            for command in ("parse", "accumulate"):
+                with self.subTest(command=command, data=data[:12]):
+                    code, out, err = run(command, path)
+                    self.assertEqual((code, out), (1, ""), err)
+                    self.assert_one_line_error(err, "ssekit %s: no events" % command, path, words)
+
+    def test_empty_stdin_fails(self) -> None:
+        for command in ("parse", "accumulate"):
+            with self.subTest(command=command):
+                code, out, err = communicate(spawn(command, stdin=subprocess.PIPE), b"")
+                self.assertEqual((code, out), (1, ""), err)
+                self.assert_one_line_error(err, "no events: stdin is empty")
+
+
+class ServerTextOnStderr(CliTestCase):
+    """What a server sends is escaped before it reaches stderr: no ESC or BEL, no forged lines."""
+
+    EVIL = "\x1b]2;pwned\x07\x1b[2K\rssekit stream: OK\nforged line\u202e"
+
+    def test_an_error_body_is_escaped(self) -> None:
+        body = json.dumps(sample_request("chat_completions"))
+        with LocalGateway() as gateway:
+            gateway.fail_next(400, message=self.EVIL)
+            code, _, err = run("stream", gateway.url("chat_completions"), "-d", body)
+            self.assertEqual(code, 1)
+            self.assert_one_line_error(err, "HTTP 400", "\\x1b]2;pwned\\x07")
+            self.assertIsNone(re.search("[\x00-\x1f\x7f\u202e]", err.rstrip("\n")), err)
+
+    def test_retry_warnings_quoting_the_server_are_escaped(self) -> None:
+        with LocalGateway() as gateway:
+            gateway.fail_next(503, message=self.EVIL, times=3, retry_after=0)
+            code, _, err = run("stream", gateway.url("chat_completions"), "-d", json.dumps(sample_request("chat_completions")), "-v")
+        self.assertEqual(code, 1)
+        lines = err.rstrip("\n").split("\n")
+        self.assertEqual(len(lines), 3, err)  # two retry warnings, one error line
+        for line in lines:
+            self.assertIn("\\x1b]2;pwned\\x07", line)
+            self.assertIsNone(re.search("[\x00-\x1f\x7f\u202e]", line), line)
+
+    def test_an_error_event_in_a_recording_is_escaped(self) -> None:
+        path = self.temp_file(b"".join(build_events("generation", "Half", error=self.EVIL)))
+        code, out, err = run("accumulate", path)
+        self.assertEqual(code, 1)
+        self.assertEqual(json.loads(out)["text"], "Half")
+        self.assert_one_line_error(err, "StreamError: ", "\\x1b]2;pwned")
+        self.assertIsNone(re.search("[\x00-\x1f\x7f\u202e]", err.rstrip("\n")), err)
+
+
+class CommandLineWords(CliTestCase):
+    """Errors name the exception class and speak of options and output, never of .partial or max_event_size."""
+
+    def setUp(self) -> None:
+        self.gateway = LocalGateway().start()
+        self.addCleanup(self.gateway.close)
+        self.body = json.dumps(sample_request("chat_completions"))
+
+    def assert_cli_words(self, err: str, *words: str) -> None:
+        self.assert_one_line_error(err, *words)
+        for library_word in (".partial", "max_event_size", "format=", "caller"):
+            self.assertNotIn(library_word, err)
+
+    def test_broken_and_stalled_streams_say_what_was_printed(self) -> None:
+        cases = [
+            (self.gateway.cut_next, [], "IncompleteStreamError: ", "the text received so far was printed on stdout"),
+            (self.gateway.cut_next, ["--events"], "IncompleteStreamError: ", "the events received so far were printed on stdout"),
+            (self.gateway.stall_next, ["--timeout", "0.3"], "StreamTimeoutError: ", "the text received so far was printed on stdout"),
+        ]
+        for fault, extra, *words in cases:
+            with self.subTest(extra=extra):
+                fault(after_tokens=3)
+                code, out, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body, *extra)
+                self.assertEqual(code, 1)
+                self.assertTrue(out)
+                self.assert_cli_words(err, "ssekit stream: ", *words)
+
+    def test_an_http_error_names_its_class(self) -> None:
+        code, _, err = run("stream", self.gateway.url("chat_completions"), "-d", '{"messages": []}')
+        self.assertEqual(code, 1)
+        self.assertRegex(err, r"^ssekit stream: \w*Error: HTTP 400")
+
+    def test_max_event_size_is_an_option_of_every_command_that_decodes(self) -> None:
+        url = self.gateway.url("chat_completions")
+        code, out, err = run("stream", url, "-d", self.body, "--max-event-size", "64")
+        self.assertEqual((code, out), (1, ""))
+        self.assert_cli_words(err, "ssekit stream: EventTooLargeError: ", "64-byte limit", "--max-event-size")
+        code, out, err = run("stream", url, "-d", self.body, "--max-event-size", "1KiB")
+        self.assertEqual((code, out), (0, DEFAULT_ANSWER + "\n"), err)
+        path = self.temp_file(b"".join(build_events("chat_completions", "x" * 2000)))
+        for command in ("parse", "accumulate"):
+            with self.subTest(command=command):
+                code, out, err = run(command, path, "--max-event-size", "1k")
+                self.assertEqual(code, 1)
+                self.assert_cli_words(err, "ssekit %s: EventTooLargeError: " % command, "1024-byte limit", "--max-event-size")
+                self.assertEqual(run(command, path, "--max-event-size", "8KiB")[0], 0)
+
+    def test_accumulate_of_a_cut_stream_says_it_printed_what_it_held(self) -> None:
+        path = self.temp_file(b"".join(build_events("messages", "Hello there.")[:4]))
+        code, out, err = run("accumulate", path)
+        self.assertEqual(code, 1)
+        self.assertFalse(json.loads(out)["complete"])
+        self.assert_cli_words(err, "ssekit accumulate: IncompleteStreamError: ", "what the stream held so far was printed on stdout")
+
+
+class ClosedPipe(CliTestCase):
+    """A reader that stops early (``| head``) ends every command quietly: exit 0, nothing on stderr."""
+
+    def assert_quiet(self, process: "subprocess.Popen[bytes]") -> None:
+        process.stdout.close()  # type: ignore[union-attr]
+        _, err = process.communicate(timeout=20)
+        self.assertEqual(process.returncode, 0, err)
+        for noise in (b"Traceback", b"Exception ignored", b"BrokenPipe", b"Errno"):
+            self.assertNotIn(noise, err)
+
+    def test_demo_piped_to_head(self) -> None:
+        process = spawn("demo", "--pace", "0.01")
+        self.assertEqual(len(process.stdout.read(60)), 60)  # type: ignore[union-attr]
+        self.assert_quiet(process)
+
+    def test_stream_piped_to_head(self) -> None:
+        with LocalGateway(pace=0.01) as gateway:
+            for extra in ([], ["--events"]):
+                with self.subTest(extra=extra):
+                    process = spawn("stream", gateway.url("messages"), "-d", json.dumps(sample_request("messages")), *extra)
+                    process.stdout.read(60)  # type: ignore[union-attr]
+                    self.assert_quiet(process)
+
+    def test_parse_accumulate_and_help_into_a_closed_pipe(self) -> None:
+        path = self.temp_file(b"".join(build_events("chat_completions", DEFAULT_ANSWER * 20)))
+        for argv in (["parse", path], ["accumulate", path], ["--help"], ["stream", "--help"]):
+            with self.subTest(argv=argv):
+                process = spawn(*argv)
+                self.assert_quiet(process)
 
 
 if __name__ == "__main__":

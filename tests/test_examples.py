@@ -13,7 +13,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(
     os.path.basename(path)[:-3] for path in glob.glob(os.path.join(ROOT, "examples", "*.py")) if not os.path.basename(path).startswith("_")
 )
-TESTS_ONLY = {"testing_with_ssekit"}  # a unittest file: no --base-url
 KEY = "sk-example-key-never-printed"
 TOKENS = split_tokens(DEFAULT_ANSWER)
 
@@ -50,7 +49,7 @@ class Examples(unittest.TestCase):
         with LocalGateway(api_key=KEY) as gateway:
             remote_args = ["--base-url", gateway.base_url, "--model", "remote-model"]
             local = {name: _start(name) for name in EXAMPLES}
-            remote = {name: _start(name, *remote_args, env={"SSEKIT_API_KEY": KEY}) for name in EXAMPLES if name not in TESTS_ONLY}
+            remote = {name: _start(name, *remote_args, env={"SSEKIT_API_KEY": KEY}) for name in EXAMPLES}
             cls.local = {name: _finish(process) for name, process in local.items()}
             cls.remote = {name: _finish(process) for name, process in remote.items()}
             cls.remote_requests = [
@@ -159,9 +158,16 @@ class Examples(unittest.TestCase):
 
     def test_testing_with_ssekit(self) -> None:
         self.output("testing_with_ssekit")
-        err = self.local["testing_with_ssekit"][2]
-        self.assertRegex(err, r"Ran [1-9]\d* tests? in")
-        self.assertTrue(err.rstrip().endswith("OK"), err)
+        for results in (self.local, self.remote):  # the remote run also sent its own request (checked below)
+            err = results["testing_with_ssekit"][2]
+            self.assertRegex(err, r"Ran [1-9]\d* tests? in")
+            self.assertTrue(err.rstrip().endswith("OK"), err)
+
+    def test_testing_with_ssekit_passes_unittest_options_on(self) -> None:
+        code, _, err = _finish(_start("testing_with_ssekit", "-v", "-k", "SummarizeAgainstAnEndpoint"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("test_summarize_returns_text", err)
+        self.assertRegex(err, r"Ran 1 test in")
 
     def test_every_example_runs_against_a_remote_gateway_with_the_key_from_the_environment(self) -> None:
         for name, (code, out, err) in sorted(self.remote.items()):
