@@ -484,7 +484,8 @@ class Accumulator:
         handler = self._handlers.get(kind)
         if handler is None:
             return self._untyped(payload)
-        self._recognized = True
+        if not self._recognized:
+            self._recognized = True
         return handler(payload)
 
     def _untyped(self, payload: Dict[str, Any]) -> str:

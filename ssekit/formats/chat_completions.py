@@ -99,10 +99,10 @@ class ChatCompletionsAccumulator(Accumulator):
             self._recognized = True
             final = not choices or all(choice.raw_finish_reason for choice in self._choices.values())
             self._take_usage(usage, final=final)
+        elif choices.__class__ is not list:
+            self._untyped(payload)
         if payload.get("error"):
             self._raise_error(payload)
-        if not self._recognized:
-            self._untyped(payload)
         return text
 
     def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
@@ -149,16 +149,20 @@ class ChatCompletionsAccumulator(Accumulator):
         function = fragment.get("function")
         if function.__class__ is dict:
             target = call["function"]
-            name = function.get("name")
-            if isinstance(name, str) and name and not target.get("name"):
-                target["name"] = name
-            target["arguments"].add(function.get("arguments"))
-            for key, value in function.items():
-                if key not in ("name", "arguments") and value is not None:
-                    target[key] = value
-        for key, value in fragment.items():
-            if key not in ("index", "id", "function", "type") and value is not None:
-                call[key] = value  # provider extras, e.g. extra_content.google.thought_signature
+            arguments = function.get("arguments")
+            if arguments.__class__ is str and arguments:
+                target["arguments"].tail.append(arguments)
+            if arguments is None or len(function) > 1:  # (the common fragment carries only arguments)
+                name = function.get("name")
+                if isinstance(name, str) and name and not target.get("name"):
+                    target["name"] = name
+                for key, value in function.items():
+                    if key not in ("name", "arguments") and value is not None:
+                        target[key] = value
+        if len(fragment) > 2:  # (the common fragment carries only index and function)
+            for key, value in fragment.items():
+                if key not in ("index", "id", "function", "type") and value is not None:
+                    call[key] = value  # provider extras, e.g. extra_content.google.thought_signature
 
     def _open_tool_call(self, state: _MessageChoice, index: int) -> Item:
         """A new tool call at *index*, kept in index order in the message's ``tool_calls``."""

@@ -83,6 +83,11 @@ class MessagesAccumulator(Accumulator):
         "error": "_raise_error",
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._text_index = None  # type: Optional[int]  # the latest text block, for the common delta's short path
+        self._text = Text()
+
     def _on_message_start(self, payload: Dict[str, Any]) -> str:
         message = as_dict(payload.get("message"))
         self._take_ids(message)
@@ -100,8 +105,16 @@ class MessagesAccumulator(Accumulator):
         delta = payload.get("delta")
         if delta.__class__ is not dict:
             return ""
-        kind = as_str(delta.get("type"))
-        index = as_int(payload.get("index"))
+        kind = delta.get("type")
+        index = payload.get("index")
+        if kind == "text_delta" and index == self._text_index:  # the common delta, directly
+            piece = delta.get("text")
+            if piece.__class__ is str:
+                if piece:
+                    self._text.tail.append(piece)
+                return piece  # type: ignore[no-any-return]
+        kind = as_str(kind)
+        index = as_int(index)
         block = self._main.keyed.get(index)
         if kind == "citations_delta":
             if block is not None and isinstance(delta.get("citation"), dict):
@@ -145,6 +158,8 @@ class MessagesAccumulator(Accumulator):
                 item[field] = _streamed(field, block[field])
         if kind == "tool_use":
             self._main.tool_calls += 1
+        elif kind == "text" and isinstance(item.get("text"), Text) and index is not None:
+            self._text_index, self._text = index, item["text"]
         return self._main.add(index, item, self)
 
     def _add_stop_sequence(self, stop_sequence: Any) -> None:

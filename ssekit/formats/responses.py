@@ -12,7 +12,8 @@ and ``error`` raise :class:`~ssekit.errors.StreamError`. A first frame that is
 a bare response object without ``type`` (``{"id": "resp_...", "status":
 "in_progress"}``) is understood too.
 """
-from typing import Any, Dict, List, Mapping, Optional
+import functools
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..completion import Views
 from .base import (
@@ -62,19 +63,8 @@ class ResponsesAccumulator(Accumulator):
         "error": "_raise_error",
         "response.output_item.added": "_on_item",
         "response.output_item.done": "_on_item",
-        "response.content_part.added": "_on_part_added",
         "response.content_part.done": "_on_part_done",
-        "response.output_text.delta": "_on_text_delta",
-        "response.output_text.done": "_on_text_done",
-        "response.output_text.annotation.added": "_on_annotation",
-        "response.refusal.delta": "_on_text_delta",
-        "response.refusal.done": "_on_text_done",
-        "response.reasoning_text.delta": "_on_text_delta",
-        "response.reasoning_text.done": "_on_text_done",
-        "response.reasoning_summary_part.added": "_on_part_added",
         "response.reasoning_summary_part.done": "_on_part_done",
-        "response.reasoning_summary_text.delta": "_on_text_delta",
-        "response.reasoning_summary_text.done": "_on_text_done",
         "response.function_call_arguments.delta": "_on_arguments_delta",
         "response.function_call_arguments.done": "_on_arguments_done",
     }
@@ -83,7 +73,9 @@ class ResponsesAccumulator(Accumulator):
         super().__init__(**options)
         self._ids = {}  # type: Dict[str, Item]  # output items by their id, for events without output_index
         self._delivered = False  # add() returned some text already
-        self._current_type = ""  # the type of the event being handled
+        self._latest = None  # type: Optional[Tuple[Any, ...]]  # where the latest text delta went, and its Text
+        for kind, (method, where) in _TEXT_EVENTS.items():
+            self._handlers[kind] = functools.partial(getattr(self, method), where)
 
     # --- finding the item and part an event is about ------------------------------
 
@@ -121,31 +113,22 @@ class ResponsesAccumulator(Accumulator):
     def _parts(self, payload: Mapping[str, Any], kind: str, list_name: str) -> List[Any]:
         return list_in(self._item(payload, kind), list_name)
 
-    def _part(self, payload: Mapping[str, Any], create: bool = True) -> Optional[Item]:
-        """The part a text event is about, by its event type (``output_text``, ``refusal``, summary, reasoning text)."""
-        kind = payload.get("type")
-        if not isinstance(kind, str):
-            kind = self._current_type
-        item_kind, list_name, part_type, index_key = _WHERE.get(kind, _WHERE["response.output_text.delta"])
-        parts = self._parts(payload, item_kind, list_name)
-        index = as_int(payload.get(index_key))
+    def _part(self, where: "_Where", payload: Mapping[str, Any], create: bool = True) -> Optional[Item]:
+        """The part a text event is about (by its index, else the latest of its type); opened if new."""
+        parts = self._parts(payload, where.item, where.parts)
+        index = as_int(payload.get(where.index))
         if index is not None and 0 <= index < len(parts):
             return parts[index]  # type: ignore[no-any-return]
-        if index is None and parts and parts[-1].get("type") == part_type:
+        if index is None and parts and isinstance(parts[-1], dict) and parts[-1].get("type") == where.part:
             return parts[-1]  # type: ignore[no-any-return]
         if not create:
             return None
-        part = Item(type=part_type)
-        part[_PART_TEXT[part_type]] = Text("")
+        part = Item(type=where.part)
+        part[_PART_TEXT[where.part]] = Text("")
         parts.append(part)
         return part
 
     # --- events -----------------------------------------------------------------
-
-    def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
-        kind = payload.get("type")
-        self._current_type = kind if isinstance(kind, str) else name
-        return Accumulator._dispatch(self, payload, name)
 
     def _on_item(self, payload: Dict[str, Any]) -> str:
         item = payload.get("item")
@@ -155,6 +138,7 @@ class ResponsesAccumulator(Accumulator):
 
     def _merge_item(self, item: Mapping[str, Any], index: Optional[int]) -> str:
         """An item as added, or complete (``.done``, the final output): merged over what streamed; returns unstreamed text."""
+        self._latest = None
         existing = self._main.keyed.get(index) if index is not None else None
         if existing is None:
             existing = self._ids.get(as_str(item.get("id")) or "")
@@ -186,44 +170,47 @@ class ResponsesAccumulator(Accumulator):
             self._delivered = True
         return text
 
-    def _on_part_added(self, payload: Dict[str, Any]) -> str:
-        kind = self._current_type
-        item_kind, list_name, part_type, index_key = _WHERE[kind.replace("part.added", "text.delta")]
-        parts = self._parts(payload, item_kind, list_name)
+    def _on_part_added(self, where: "_Where", payload: Dict[str, Any]) -> str:
+        self._latest = None
+        parts = self._parts(payload, where.item, where.parts)
         part = payload.get("part")
-        parts.append(_part(part if isinstance(part, dict) else {"type": part_type, "text": ""}))
+        parts.append(_part(part if isinstance(part, dict) else {"type": where.part, _PART_TEXT[where.part]: ""}))
         return ""
 
     def _on_part_done(self, payload: Dict[str, Any]) -> str:
         return ""
 
-    def _on_text_delta(self, payload: Dict[str, Any]) -> str:
+    def _on_text_delta(self, where: "_Where", payload: Dict[str, Any]) -> str:
         delta = payload.get("delta")
         if delta.__class__ is not str or not delta:
             return ""
-        part = self._part(payload)
-        text = _text_field(part)
-        if text is None:
-            return ""
-        text.add(delta)
-        if part.get("type") == "output_text":  # type: ignore[union-attr]
+        latest = self._latest
+        index = payload.get("output_index")
+        key = (where, index, payload.get(where.index)) if index is not None else None
+        if key is None or latest is None or latest[0] != key:  # (the common case: the same part as before)
+            part = self._part(where, payload)
+            text = _text_field(part)
+            if text is None:
+                return ""
+            latest = self._latest = (key, text, part.get("type") == "output_text")  # type: ignore[union-attr]
+        latest[1].tail.append(delta)
+        if latest[2]:
             self._delivered = True
-            return delta
+            return delta  # type: ignore[no-any-return]
         return ""
 
-    def _on_text_done(self, payload: Dict[str, Any]) -> str:
+    def _on_text_done(self, where: "_Where", payload: Dict[str, Any]) -> str:
         """Use the part's full text only when no delta of it arrived."""
-        field = "refusal" if "refusal" in self._current_type else "text"
-        value = payload.get(field)
-        part = self._part(payload)
+        value = payload.get(_PART_TEXT[where.part])
+        part = self._part(where, payload)
         text = _text_field(part)
         if text is None or text or not isinstance(value, str):
             return ""
         text.set(value)
         return self._deliver(value) if part.get("type") == "output_text" else ""  # type: ignore[union-attr]
 
-    def _on_annotation(self, payload: Dict[str, Any]) -> str:
-        part = self._part(payload, create=False)
+    def _on_annotation(self, where: "_Where", payload: Dict[str, Any]) -> str:
+        part = self._part(where, payload, create=False)
         annotation = payload.get("annotation")
         if part is not None and isinstance(annotation, dict):
             list_in(part, "annotations").append(annotation)
@@ -338,18 +325,32 @@ class ResponsesAccumulator(Accumulator):
         self._settle(result, "completed")
 
 
-#: Text event type -> (the item type it belongs to, the item's list of parts, the part type, the part index key).
-_WHERE = {
-    "response.output_text.delta": ("message", "content", "output_text", "content_index"),
-    "response.output_text.done": ("message", "content", "output_text", "content_index"),
-    "response.output_text.annotation.added": ("message", "content", "output_text", "content_index"),
-    "response.content_text.delta": ("message", "content", "output_text", "content_index"),
-    "response.refusal.delta": ("message", "content", "refusal", "content_index"),
-    "response.refusal.done": ("message", "content", "refusal", "content_index"),
-    "response.reasoning_text.delta": ("reasoning", "content", "reasoning_text", "content_index"),
-    "response.reasoning_text.done": ("reasoning", "content", "reasoning_text", "content_index"),
-    "response.reasoning_summary_text.delta": ("reasoning", "summary", "summary_text", "summary_index"),
-    "response.reasoning_summary_text.done": ("reasoning", "summary", "summary_text", "summary_index"),
+class _Where(NamedTuple):
+    """Where the text of a kind of event goes: the item type, its list of parts, the part type, the index key."""
+
+    item: str
+    parts: str
+    part: str
+    index: str
+
+
+_OUTPUT_TEXT = _Where("message", "content", "output_text", "content_index")
+_REFUSAL = _Where("message", "content", "refusal", "content_index")
+_REASONING_TEXT = _Where("reasoning", "content", "reasoning_text", "content_index")
+_SUMMARY = _Where("reasoning", "summary", "summary_text", "summary_index")
+#: The events about parts and their text: event type -> (handler, where its text goes).
+_TEXT_EVENTS = {
+    "response.content_part.added": ("_on_part_added", _OUTPUT_TEXT),
+    "response.output_text.delta": ("_on_text_delta", _OUTPUT_TEXT),
+    "response.output_text.done": ("_on_text_done", _OUTPUT_TEXT),
+    "response.output_text.annotation.added": ("_on_annotation", _OUTPUT_TEXT),
+    "response.refusal.delta": ("_on_text_delta", _REFUSAL),
+    "response.refusal.done": ("_on_text_done", _REFUSAL),
+    "response.reasoning_text.delta": ("_on_text_delta", _REASONING_TEXT),
+    "response.reasoning_text.done": ("_on_text_done", _REASONING_TEXT),
+    "response.reasoning_summary_part.added": ("_on_part_added", _SUMMARY),
+    "response.reasoning_summary_text.delta": ("_on_text_delta", _SUMMARY),
+    "response.reasoning_summary_text.done": ("_on_text_done", _SUMMARY),
 }
 
 
