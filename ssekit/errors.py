@@ -7,7 +7,7 @@ accumulated, e.g. the bare decoder). Messages are built complete where the
 error is raised, and never contain API keys or raw control characters: the
 raising code passes what it quotes through :mod:`ssekit._text`.
 """
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from .completion import Completion
@@ -47,6 +47,88 @@ class APIStatusError(SSEKitError):
         self.retry_after = retry_after
 
 
+class BadRequestError(APIStatusError):
+    """HTTP 400: the provider refused the request as malformed (not retried)."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing, wrong or revoked."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """HTTP 402: insufficient balance or credits (as gateways send it)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: no such endpoint or model."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """HTTP 408: the server gave up waiting for the request (retried)."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409: a conflicting request is in progress (retried)."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """HTTP 413: the request (prompt, attachments) is too large."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422: the request is well-formed but its values are refused."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: too many requests or tokens; ``retry_after`` says how long to wait (retried)."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx: the provider failed (retried)."""
+
+
+class ServiceUnavailableError(InternalServerError):
+    """HTTP 503: the service is down or shedding load (retried)."""
+
+
+class GatewayTimeoutError(InternalServerError):
+    """HTTP 504: a proxy in front of the provider timed out (retried)."""
+
+
+class OverloadedError(InternalServerError):
+    """HTTP 529: the provider is overloaded (Anthropic's status; retried)."""
+
+
+#: The class of :class:`APIStatusError` for each status that has its own (5xx without one: InternalServerError).
+_STATUS_ERRORS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: RequestTooLargeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+    529: OverloadedError,
+}  # type: Dict[int, Type[APIStatusError]]
+
+
+def status_error_class(status_code: int) -> "Type[APIStatusError]":
+    """The :class:`APIStatusError` subclass for *status_code* (``APIStatusError`` itself for the others)."""
+    found = _STATUS_ERRORS.get(status_code)
+    if found is not None:
+        return found
+    return InternalServerError if 500 <= status_code < 600 else APIStatusError
+
+
 class ContentTypeError(SSEKitError):
     """A 2xx response that is not an event stream (and not a result we accept)."""
 
@@ -84,7 +166,14 @@ class MalformedEventError(SSEKitError, ValueError):
 
 
 class StreamError(SSEKitError):
-    """The provider reported an error inside the stream (an error event or object)."""
+    """The provider reported an error inside the stream (an error event or object).
+
+    ``type`` and ``code`` are the provider's own (``overloaded_error``,
+    ``rate_limit_exceeded``, ``insufficient_quota``...). ``retryable`` is True
+    when the format module knows the error as a passing one (overloaded, rate
+    limited, a server error): ``stream_completion`` then retries it under the
+    retry policy if it came before any output reached the caller.
+    """
 
     def __init__(
         self,
@@ -93,12 +182,14 @@ class StreamError(SSEKitError):
         type: Optional[str] = None,
         code: Any = None,
         body: Any = None,
+        retryable: bool = False,
         partial: "Optional[Completion]" = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.type = type
         self.code = code
         self.body = body
+        self.retryable = retryable
 
 
 class IncompleteStreamError(SSEKitError):

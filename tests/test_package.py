@@ -26,7 +26,8 @@ except ImportError:
 SPEC_NAMES = """ServerSentEvent SSEDecoder iter_sse iter_sse_lines connect_sse accumulate
 ChatCompletionsAccumulator ResponsesAccumulator MessagesAccumulator GenerationAccumulator
 Completion ToolCall Usage stream_completion follow_sse SSEKitError APIStatusError StreamError
-IncompleteStreamError StreamTimeoutError""".split()
+IncompleteStreamError StreamTimeoutError BadRequestError AuthenticationError PaymentRequiredError
+PermissionDeniedError NotFoundError ConflictError UnprocessableEntityError RateLimitError InternalServerError""".split()
 
 
 class Package(unittest.TestCase):
@@ -49,6 +50,21 @@ class Package(unittest.TestCase):
         self.assertGreaterEqual(len(errors), 10)
         for error in errors:
             self.assertTrue(issubclass(error, ssekit.SSEKitError), error)
+
+    def test_status_errors_are_api_status_errors_by_status(self) -> None:
+        from ssekit.errors import status_error_class
+
+        expected = {400: "BadRequestError", 401: "AuthenticationError", 402: "PaymentRequiredError",
+                    403: "PermissionDeniedError", 404: "NotFoundError", 408: "RequestTimeoutError", 409: "ConflictError",
+                    413: "RequestTooLargeError", 422: "UnprocessableEntityError", 429: "RateLimitError",
+                    500: "InternalServerError", 502: "InternalServerError", 503: "ServiceUnavailableError",
+                    504: "GatewayTimeoutError", 529: "OverloadedError", 418: "APIStatusError"}  # fmt: skip
+        for status, name in expected.items():
+            with self.subTest(status=status):
+                cls = status_error_class(status)
+                self.assertIs(cls, getattr(ssekit, name))
+                self.assertTrue(issubclass(cls, ssekit.APIStatusError))
+        self.assertTrue(issubclass(ssekit.OverloadedError, ssekit.InternalServerError))
 
     def test_stream_timeout_is_an_incomplete_stream(self) -> None:
         self.assertTrue(issubclass(ssekit.StreamTimeoutError, ssekit.IncompleteStreamError))

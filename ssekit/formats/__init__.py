@@ -86,6 +86,7 @@ class AutoAccumulator(Accumulator):
 
     format = "auto"
     _proper_end = "an event of a known format"
+    _retryable = frozenset().union(*(spec.accumulator._retryable for spec in REGISTRY))
 
     def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
         super().__init__(fallback_id=fallback_id, secrets=secrets)

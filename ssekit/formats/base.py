@@ -17,7 +17,7 @@ joined only when the snapshot is read.
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
@@ -351,6 +351,8 @@ class Accumulator:
     _proper_end = "data: [DONE]"  # type: ClassVar[str]
     #: The provider's finish reasons -> ``stop`` / ``length`` / ``tool_calls`` / ``content_filter``.
     _finish_reasons = {}  # type: ClassVar[Mapping[str, str]]
+    #: In-stream error types or codes that are passing (overloaded, rate limited): ``StreamError.retryable``.
+    _retryable = frozenset()  # type: ClassVar[FrozenSet[str]]
 
     def __init__(self, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS) -> None:
         self.fallback_id = fallback_id
@@ -576,11 +578,13 @@ class Accumulator:
         if kind == "error" or not isinstance(kind, str):
             kind = None
         secrets = self._secrets
+        code = detail.get("code")
         raise StreamError(
             secrets.redact(printable(message, 1000)),
             type=kind,
-            code=secrets.redact_value(detail.get("code")),
+            code=secrets.redact_value(code),
             body=secrets.redact_value(dict(body)),
+            retryable=kind in self._retryable or (isinstance(code, str) and code in self._retryable),
             partial=self.completion,
         )
 

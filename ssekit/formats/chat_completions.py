@@ -49,6 +49,7 @@ class ChatCompletionsAccumulator(Accumulator):
 
     format = "chat_completions"
     _proper_end = "a finish_reason or data: [DONE]"
+    _retryable = frozenset(["rate_limit_exceeded", "rate_limit_error", "server_error", "overloaded_error"])
     _finish_reasons = {"function_call": "tool_calls"}
 
     @property

@@ -42,6 +42,7 @@ class GenerationAccumulator(Accumulator):
 
     format = "generation"
     _proper_end = "generation_end"
+    _retryable = frozenset(["rate_limit_exceeded", "rate_limit_error", "server_error", "overloaded_error"])
     _events = {
         "generation_start": "_on_start",
         "content_delta": "_on_delta",

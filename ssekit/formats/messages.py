@@ -63,6 +63,7 @@ class MessagesAccumulator(Accumulator):
 
     format = "messages"
     _proper_end = "message_stop"
+    _retryable = frozenset(["overloaded_error", "rate_limit_error", "api_error"])
     _finish_reasons = {
         "end_turn": "stop",
         "stop_sequence": "stop",

@@ -52,6 +52,7 @@ class ResponsesAccumulator(Accumulator):
 
     format = "responses"
     _proper_end = "response.completed or response.incomplete"
+    _retryable = frozenset(["rate_limit_exceeded", "server_error", "overloaded_error"])
     _finish_reasons = {"completed": "stop", "max_output_tokens": "length", "content_filter": "content_filter"}
     _events = {
         "response.created": "_on_response",
