@@ -122,6 +122,17 @@ class Completion:
         "usage", "finish_reason", "id", "model", "complete", "raw_finish_reason", "format", "choices", "extra",
         "_views", "_resolve",
     )  # fmt: skip
+    usage: Usage
+    finish_reason: Optional[str]
+    id: Optional[str]
+    model: Optional[str]
+    complete: bool
+    raw_finish_reason: Optional[str]
+    format: Optional[str]
+    choices: List["Completion"]
+    extra: Dict[str, Any]
+    _views: Optional[Views]
+    _resolve: "Optional[Callable[[], Views]]"
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ MAX_ITEMS = 32768
 _loads = json.loads
 # The stdlib scanner json.loads ends in, called directly: for the common event
 # (a JSON object with nothing around it) this halves the decoding overhead.
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def as_dict(value: Any) -> Mapping[str, Any]:
@@ -483,12 +483,12 @@ class Accumulator:
         kind = payload.get("type")
         if kind.__class__ is not str:
             kind = name
-        handler = self._handlers.get(kind)
+        handler = self._handlers.get(kind)  # type: ignore[arg-type]
         if handler is None:
             return self._untyped(payload)
         if not self._recognized:
             self._recognized = True
-        return handler(payload)
+        return handler(payload)  # type: ignore[no-any-return]
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
         """Handle an event whose type this format does not know: remembered (see :meth:`finish`), ignored."""

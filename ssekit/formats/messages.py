@@ -113,7 +113,7 @@ class MessagesAccumulator(Accumulator):
             if piece.__class__ is str:
                 if piece:
                     self._text.tail.append(piece)
-                return piece  # type: ignore[no-any-return]
+                return piece
         kind = as_str(kind)
         index = as_int(index)
         block = self._main.keyed.get(index)
@@ -121,7 +121,7 @@ class MessagesAccumulator(Accumulator):
             if block is not None and isinstance(delta.get("citation"), dict):
                 list_in(block, "citations").append(delta["citation"])
             return ""
-        target = _DELTAS.get(kind)
+        target = _DELTAS.get(kind or "")
         if target is None:
             return ""
         field, key = target

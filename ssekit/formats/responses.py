@@ -117,11 +117,11 @@ class ResponsesAccumulator(Accumulator):
     def _part(self, where: "_Where", payload: Mapping[str, Any], create: bool = True) -> Optional[Item]:
         """The part a text event is about (by its index, else the latest of its type); opened if new."""
         parts = self._parts(payload, where.item, where.parts)
-        index = as_int(payload.get(where.index))
+        index = as_int(payload.get(where.index_key))
         if index is not None and 0 <= index < len(parts):
             return parts[index]  # type: ignore[no-any-return]
-        if index is None and parts and isinstance(parts[-1], dict) and parts[-1].get("type") == where.part:
-            return parts[-1]  # type: ignore[no-any-return]
+        if index is None and parts and isinstance(parts[-1], Item) and parts[-1].get("type") == where.part:
+            return parts[-1]
         if not create:
             return None
         part = Item(type=where.part)
@@ -187,7 +187,7 @@ class ResponsesAccumulator(Accumulator):
             return ""
         latest = self._latest
         index = payload.get("output_index")
-        key = (where, index, payload.get(where.index)) if index is not None else None
+        key = (where, index, payload.get(where.index_key)) if index is not None else None
         if key is None or latest is None or latest[0] != key:  # (the common case: the same part as before)
             part = self._part(where, payload)
             text = _text_field(part)
@@ -197,7 +197,7 @@ class ResponsesAccumulator(Accumulator):
         latest[1].tail.append(delta)
         if latest[2]:
             self._delivered = True
-            return delta  # type: ignore[no-any-return]
+            return delta
         return ""
 
     def _on_text_done(self, where: "_Where", payload: Dict[str, Any]) -> str:
@@ -260,7 +260,7 @@ class ResponsesAccumulator(Accumulator):
         if status == "failed":
             self._on_failed({"response": payload})
         if status in ("completed", "incomplete"):
-            return self._settle(payload, status)  # type: ignore[arg-type]
+            return self._settle(payload, status or "")
         self._take_response(payload)
         return ""
 
@@ -327,12 +327,12 @@ class ResponsesAccumulator(Accumulator):
 
 
 class _Where(NamedTuple):
-    """Where the text of a kind of event goes: the item type, its list of parts, the part type, the index key."""
+    """Where the text of a kind of event goes: the item type, its list of parts, the part type, the part index key."""
 
     item: str
     parts: str
     part: str
-    index: str
+    index_key: str
 
 
 _OUTPUT_TEXT = _Where("message", "content", "output_text", "content_index")

@@ -320,8 +320,12 @@ def _sample_arguments(schema: Any) -> Dict[str, Any]:
     """Arguments that fit a JSON schema: each required property gets its enum, default or example value."""
     if not isinstance(schema, dict):
         return {}
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-    required = schema.get("required") if isinstance(schema.get("required"), list) else list(properties)
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        properties = {}
+    required = schema.get("required")
+    if not isinstance(required, list):
+        required = list(properties)
     return {name: _sample_value(properties.get(name)) for name in required if isinstance(name, str)}
 
 

@@ -117,14 +117,14 @@ def events(
         emit("content_block_start", index=index, content_block=opened)
         if index == 0:
             emit("ping")
-        for delta in deltas:
-            emit("content_block_delta", index=index, delta=delta)
+        for piece in deltas:
+            emit("content_block_delta", index=index, delta=piece)
         emit("content_block_stop", index=index)
     if error is not None:
         emit("error", error=error_object(error, "overloaded_error"))
         return stream
-    delta = {"stop_reason": _stop_reason(finish_reason, made), "stop_sequence": None}
-    emit("message_delta", delta=delta, usage={"output_tokens": final_usage.output_tokens})
+    stop = {"stop_reason": _stop_reason(finish_reason, made), "stop_sequence": None}  # type: Dict[str, Any]
+    emit("message_delta", delta=stop, usage={"output_tokens": final_usage.output_tokens})
     emit("message_stop")
     return stream
 
