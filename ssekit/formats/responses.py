@@ -119,7 +119,8 @@ class ResponsesAccumulator(Accumulator):
         parts = self._parts(payload, where.item, where.parts)
         index = as_int(payload.get(where.index_key))
         if index is not None and 0 <= index < len(parts):
-            return parts[index]  # type: ignore[no-any-return]
+            found = parts[index]
+            return found if isinstance(found, Item) else None  # (not a part: the event is ignored)
         if index is None and parts and isinstance(parts[-1], Item) and parts[-1].get("type") == where.part:
             return parts[-1]
         if not create:
