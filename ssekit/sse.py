@@ -96,8 +96,9 @@ class SSEDecoder:
         self.max_event_size = max_event_size
         self.last_event_id = None  # type: Optional[str]
         self.retry = None  # type: Optional[int]
-        self._partial_line = []  # type: List[bytes]
-        self._partial_size = 0
+        # The unterminated end of the input: one bytes piece, or a bytearray once a
+        # second piece arrives, so tiny reads cost their bytes and nothing per piece.
+        self._partial_line = b""  # type: Union[bytes, bytearray]
         self._skip_lf = False  # the previous chunk ended with CR
         self._at_start = True  # the BOM check is still to be made
         self._event_type = ""
@@ -128,11 +129,11 @@ class SSEDecoder:
             if rest:
                 self._keep_partial_line(rest)
             return []
-        if self._partial_line:
-            self._partial_line.append(lines[0])
-            lines[0] = b"".join(self._partial_line)
-            self._partial_line = []
-            self._partial_size = 0
+        partial = self._partial_line
+        if partial:
+            self._partial_line = b""
+            partial += lines[0]  # in place when it is a bytearray
+            lines[0] = bytes(partial)
         at_start, self._at_start = self._at_start, False  # from here on, no line is the first
         if rest:
             self._keep_partial_line(rest)
@@ -144,20 +145,31 @@ class SSEDecoder:
 
     def close(self) -> List[ServerSentEvent]:
         """Signal end of input. An unterminated event is discarded, as the spec says."""
-        self._partial_line = []
-        self._partial_size = 0
+        self._partial_line = b""
         self._reset_event()
         return []
 
     def _keep_partial_line(self, piece: bytes) -> None:
-        self._partial_line.append(piece)
-        self._partial_size += len(piece)
-        if self._partial_size > self.max_event_size:
-            if self._at_start:  # a leading BOM (or what may still become one) is not part of the line
-                lead = b"".join(self._partial_line)[: len(_BOM)]
-                if _BOM.startswith(lead) and self._partial_size - len(lead) <= self.max_event_size:
-                    return
-            self._too_large("line")
+        """Add *piece* to the unterminated line, refusing it first if the line would be too long.
+
+        The pieces are copied into one ``bytearray`` (amortised O(1) per byte),
+        so the memory held is about the line's length whatever the read size.
+        """
+        partial = self._partial_line
+        size = len(partial) + len(piece)
+        if size > self.max_event_size:
+            lead = (partial[: len(_BOM)] + piece[: len(_BOM)])[: len(_BOM)]
+            # A leading BOM (or what may still become one) is not part of the line.
+            if not (self._at_start and _BOM.startswith(lead) and size - len(lead) <= self.max_event_size):
+                self._too_large("line")
+        if not partial:
+            self._partial_line = piece
+        elif partial.__class__ is bytes:
+            buffer = bytearray(partial)
+            buffer += piece
+            self._partial_line = buffer
+        else:
+            partial += piece
 
     def _check_line_sizes(self, lines: List[bytes]) -> None:
         if max(map(len, lines)) > self.max_event_size:

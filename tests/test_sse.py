@@ -1,5 +1,6 @@
 """The decoder against the WHATWG SSE parsing rules, chunking equivalence and limits."""
 import random
+import tracemalloc
 import unittest
 
 from ssekit import EventTooLargeError, MalformedEventError, SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
@@ -191,6 +192,35 @@ class Limits(unittest.TestCase):
         decoder = SSEDecoder(max_event_size=100)
         events = decoder.feed(b"data: 0123456789\n\n" * 1000)
         self.assertEqual(len(events), 1000)
+
+    def test_endless_line_in_tiny_reads_holds_about_the_limit(self) -> None:
+        # Each read used to be kept as its own bytes object (~35 bytes of overhead
+        # apiece), so a line trickled in 1-byte reads held ~35x the limit.
+        limit = 1 << 18
+        for size in (1, 2, 7):
+            with self.subTest(read_size=size):
+                decoder = SSEDecoder(limit)
+                piece = b"d" * size
+                fed = 0
+                tracemalloc.start()
+                try:
+                    with self.assertRaises(EventTooLargeError):
+                        while fed <= limit:
+                            decoder.feed(piece)
+                            fed += size
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLessEqual(fed, limit)  # refused at the read that crossed the limit
+                self.assertLess(peak, 1.5 * limit)
+
+    def test_line_of_many_tiny_reads_is_delivered_whole(self) -> None:
+        decoder = SSEDecoder(1000)
+        line = b"data: " + bytes(range(32, 127)) * 10
+        for index in range(0, len(line), 3):
+            self.assertEqual(decoder.feed(line[index : index + 3]), [])
+        self.assertEqual(decoder.feed(b"\n\n"), [ServerSentEvent(data=line[6:].decode())])
+        self.assertFalse(decoder.pending)
 
     def test_default_limit_is_some_mebibytes(self) -> None:
         self.assertGreaterEqual(SSEDecoder().max_event_size, 1024 * 1024)
