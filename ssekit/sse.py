@@ -21,6 +21,8 @@ DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_EVENT_NAMES = 256  # distinct ``event:`` lines remembered decoded, per decoder
+#: Each run of this many data lines of one event is joined into one string (see ``_apply_lines``).
+_FOLD_LINES = 1024
 
 
 class _NotUsual(Exception):
@@ -105,6 +107,7 @@ class SSEDecoder:
         # The data buffer: None (empty), the only line so far, or a list of lines.
         self._data = None  # type: Union[None, str, List[str]]
         self._data_size = 0  # counted from the second data line on
+        self._data_folded = 0  # how many leading items of a data list are folded runs of lines
         self._event_retry = None  # type: Optional[int]
         self._field_seen = False  # a field of the current block was seen
         self._event_names = {}  # type: Dict[bytes, str]  # b"event: x" line -> "x"
@@ -186,6 +189,7 @@ class SSEDecoder:
         self._event_type = ""
         self._data = None
         self._data_size = 0
+        self._data_folded = 0
         self._event_retry = None
         self._field_seen = False
 
@@ -261,11 +265,15 @@ class SSEDecoder:
 
         The state lives in locals during the loop and is stored back at the
         end. The first data line of an event needs no size check: the line
-        limit, checked on the bytes, already bounds it.
+        limit, checked on the bytes, already bounds it. Every run of
+        ``_FOLD_LINES`` data lines is joined into one string (each line is
+        copied once more, so it stays linear): a list of tiny strings would
+        hold ~60 bytes per line where the limit counts one or two.
         """
         append = events.append
         data = self._data
         size = self._data_size
+        folded = self._data_folded
         event_type = self._event_type
         last_id = self.last_event_id
         retry = self._event_retry
@@ -278,6 +286,7 @@ class SSEDecoder:
                         data = "\n".join(data)
                     append(ServerSentEvent(event_type or "message", data, last_id, retry))
                     data = None
+                    folded = 0
                 if seen:
                     event_type = ""
                     retry = None
@@ -317,8 +326,12 @@ class SSEDecoder:
                 size += len(value) + 1
                 if size > self.max_event_size:
                     self._too_large("event")
+                if len(data) - folded > _FOLD_LINES:
+                    data[folded:] = ["\n".join(data[folded:])]
+                    folded += 1
         self._data = data
         self._data_size = size
+        self._data_folded = folded
         self._event_type = event_type
         self.last_event_id = last_id
         self._event_retry = retry

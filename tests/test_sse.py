@@ -222,6 +222,30 @@ class Limits(unittest.TestCase):
         self.assertEqual(decoder.feed(b"\n\n"), [ServerSentEvent(data=line[6:].decode())])
         self.assertFalse(decoder.pending)
 
+    def test_event_of_many_short_data_lines_holds_about_the_limit(self) -> None:
+        # A list of tiny strings held ~60 bytes per line where the limit counts 1 to 3.
+        limit = 1 << 18
+        for line in (b"data:ab\n", b"data:\n"):
+            with self.subTest(line=line):
+                decoder = SSEDecoder(limit)
+                tracemalloc.start()
+                try:
+                    with self.assertRaises(EventTooLargeError):
+                        for _ in range(limit):
+                            decoder.feed(line * 256)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLess(peak, 1.5 * limit)
+
+    def test_event_of_many_data_lines_is_exact_under_any_chunking(self) -> None:
+        rng = random.Random(5)
+        values = ["", "a", "bc", " d", "\u00e9", "x" * 40]
+        data = [rng.choice(values) for _ in range(5000)]
+        body = b"".join(b"data: " + value.encode() + b"\n" for value in data) + b"\n"
+        for chunks in random_chunkings(body, rng, 3):
+            self.assertEqual(list(iter_sse(chunks)), [ServerSentEvent(data="\n".join(data))])
+
     def test_default_limit_is_some_mebibytes(self) -> None:
         self.assertGreaterEqual(SSEDecoder().max_event_size, 1024 * 1024)
         event = decode(b"data: " + b"z" * 1000000 + b"\n\n")[0]
