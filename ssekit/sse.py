@@ -21,6 +21,10 @@ DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_EVENT_NAMES = 256  # distinct ``event:`` lines remembered decoded, per decoder
+#: The largest ``retry`` value kept (ms): a longer run of digits, which the spec
+#: allows, saturates here instead of meeting Python's int-string digit limit.
+MAX_RETRY = 2 ** 63 - 1
+_MAX_RETRY_DIGITS = len(str(MAX_RETRY))
 #: Each run of this many data lines of one event is joined into one string (see ``_apply_lines``).
 _FOLD_LINES = 1024
 
@@ -83,6 +87,19 @@ class ServerSentEvent:
         )
 
 
+def _retry_value(digits: str) -> int:
+    """The reconnection time an all-ASCII-digit ``retry`` value sets, capped at :data:`MAX_RETRY`.
+
+    Only the significant digits are converted, so no length of field (a
+    hostile server may send thousands of digits) can raise.
+    """
+    if len(digits) > _MAX_RETRY_DIGITS:
+        digits = digits.lstrip("0")
+        if len(digits) > _MAX_RETRY_DIGITS:
+            return MAX_RETRY
+    return min(int(digits or "0"), MAX_RETRY)
+
+
 class SSEDecoder:
     """Incremental decoder: ``feed(bytes) -> [events]``, then ``close()`` at end of input.
 
@@ -91,7 +108,9 @@ class SSEDecoder:
     (the reconnection time in ms last sent by the server, even in a block that
     dispatched nothing) describe the stream for reconnecting clients.
     A line or an event's data over ``max_event_size`` raises
-    :class:`EventTooLargeError`; the decoder is unusable afterwards.
+    :class:`EventTooLargeError`; the decoder is unusable afterwards. That is
+    the only exception any input bytes can cause. A ``retry`` value of any
+    length is valid, as the spec says; past :data:`MAX_RETRY` ms it is capped.
     """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
@@ -313,7 +332,7 @@ class SSEDecoder:
                             last_id = value
                     elif name == "retry":
                         if value.isdigit() and value.isascii():
-                            self.retry = retry = int(value)
+                            self.retry = retry = _retry_value(value)
                     continue
             seen = True
             if data is None:
@@ -363,7 +382,7 @@ def iter_sse_lines(
     decoder = SSEDecoder(max_event_size)
     for line in lines:
         if isinstance(line, str):
-            line = line.encode("utf-8")
+            line = line.encode("utf-8", "surrogatepass")  # a lone surrogate decodes to U+FFFD
         events = decoder.feed(line + b"\n")
         if events:
             yield from events

@@ -5,6 +5,7 @@ import unittest
 
 from ssekit import EventTooLargeError, MalformedEventError, SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 from ssekit.errors import SSEKitError
+from ssekit.sse import MAX_RETRY
 
 
 def decode(data: bytes) -> list:
@@ -63,6 +64,26 @@ class FieldRules(unittest.TestCase):
         )
         self.assertEqual([e.retry for e in events], [1500, None, None, None])
         self.assertEqual(decoder.retry, 1500)
+
+    def test_retry_of_any_length_saturates_and_never_raises(self) -> None:
+        # Past 4,300 digits int() raises ValueError (Python 3.11+ and backports); the
+        # spec makes it a valid value, which ssekit caps at MAX_RETRY.
+        cases = [
+            ("9" * 5000, MAX_RETRY),
+            ("0" * 5000 + "1500", 1500),
+            (str(MAX_RETRY), MAX_RETRY),
+            (str(MAX_RETRY + 1), MAX_RETRY),
+            ("0" * 25 + "12", 12),
+            ("1" + "0" * 19, MAX_RETRY),
+        ]
+        for digits, expected in cases:
+            with self.subTest(digits=digits[:30]):
+                stream = b"retry: " + digits.encode() + b"\ndata: x\n\n"
+                for chunks in ([stream], [stream[i : i + 1] for i in range(len(stream))]):
+                    decoder = SSEDecoder()
+                    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+                    self.assertEqual(events, [ServerSentEvent(data="x", retry=expected)])
+                    self.assertEqual(decoder.retry, expected)
 
     def test_retry_alone_updates_reconnection_time(self) -> None:
         decoder = SSEDecoder()
@@ -138,6 +159,10 @@ class LinesAndEncoding(unittest.TestCase):
     def test_iter_sse_lines_accepts_bytes_and_str(self) -> None:
         lines = [b"event: x", "data: \u00e9", b"", "data: y", ""]
         self.assertEqual(list(iter_sse_lines(lines)), [ServerSentEvent("x", "\u00e9"), ServerSentEvent(data="y")])
+
+    def test_iter_sse_lines_turns_lone_surrogates_into_replacement_characters(self) -> None:
+        events = list(iter_sse_lines(["data: a\udcffb", ""]))
+        self.assertEqual(events, [ServerSentEvent(data="a\ufffd\ufffd\ufffdb")])
 
 
 STREAMS = [
