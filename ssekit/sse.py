@@ -11,7 +11,7 @@ goes through a per-line loop that keeps its state in local variables. Nothing
 loops per byte in Python: this is the hot path of every client.
 """
 import json
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
 from ._text import preview
 from .errors import EventTooLargeError, MalformedEventError
@@ -33,27 +33,19 @@ class _NotUsual(Exception):
     """A block does not have the usual shape: decode it by the field rules instead."""
 
 
-class ServerSentEvent:
-    """One dispatched event.
+class ServerSentEvent(NamedTuple):
+    """One dispatched event: a read-only named tuple, hashable, equal only to another event.
 
     ``id`` is the last-event-ID buffer at dispatch time: it persists across
     events and is ``None`` until the stream sends an ``id`` field. ``retry``
     is set only when this event's own block carried a valid ``retry`` field.
+    ``event._replace(data=...)`` gives a changed copy.
     """
 
-    __slots__ = ("event", "data", "id", "retry")
-
-    def __init__(
-        self,
-        event: str = "message",
-        data: str = "",
-        id: Optional[str] = None,
-        retry: Optional[int] = None,
-    ) -> None:
-        self.event = event
-        self.data = data
-        self.id = id
-        self.retry = retry
+    event: str = "message"
+    data: str = ""
+    id: Optional[str] = None
+    retry: Optional[int] = None
 
     def json(self) -> Any:
         """The data parsed as JSON; :class:`MalformedEventError` if it is not JSON."""
@@ -66,25 +58,20 @@ class ServerSentEvent:
             ) from None
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ServerSentEvent):
-            return NotImplemented
-        return (self.event, self.data, self.id, self.retry) == (
-            other.event,
-            other.data,
-            other.id,
-            other.retry,
-        )
+        if isinstance(other, ServerSentEvent):
+            return tuple.__eq__(self, other)
+        return False if isinstance(other, tuple) else NotImplemented  # a plain tuple is not an event
 
-    def __hash__(self) -> int:
-        return hash((self.event, self.data, self.id, self.retry))
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
-    def __repr__(self) -> str:
-        return "ServerSentEvent(event=%r, data=%r, id=%r, retry=%r)" % (
-            self.event,
-            self.data,
-            self.id,
-            self.retry,
-        )
+    __hash__ = tuple.__hash__
+
+
+#: Builds a ServerSentEvent from a 4-tuple in C, skipping NamedTuple's Python-level
+#: ``__new__``: the decoder makes one per event.
+_new_event = tuple.__new__
 
 
 def _retry_value(digits: str) -> int:
@@ -249,17 +236,18 @@ class SSEDecoder:
         if stop == start or any(lines[start + period - 1 : stop : period]):
             return 0
         last_id = self.last_event_id
+        new, cls = _new_event, ServerSentEvent
         try:
             if period == 2:
                 bulk = [
-                    ServerSentEvent("message", data[6:].decode(), last_id, None)
+                    new(cls, ("message", data[6:].decode(), last_id, None))
                     for data in lines[start:stop:2]
                     if data[:6] == b"data: "
                 ]
             else:
                 names = self._event_names
                 bulk = [
-                    ServerSentEvent(names.get(name) or self._event_name(name), data[6:].decode(), last_id, None)
+                    new(cls, (names.get(name) or self._event_name(name), data[6:].decode(), last_id, None))
                     for name, data in zip(lines[start:stop:3], lines[start + 1 : stop : 3])
                     if data[:6] == b"data: "
                 ]
@@ -303,7 +291,7 @@ class SSEDecoder:
                 if data is not None:
                     if data.__class__ is not str:
                         data = "\n".join(data)
-                    append(ServerSentEvent(event_type or "message", data, last_id, retry))
+                    append(_new_event(ServerSentEvent, (event_type or "message", data, last_id, retry)))
                     data = None
                     folded = 0
                 if seen:

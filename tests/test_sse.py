@@ -1,4 +1,5 @@
 """The decoder against the WHATWG SSE parsing rules, chunking equivalence and limits."""
+import pickle
 import random
 import tracemalloc
 import unittest
@@ -100,6 +101,47 @@ class FieldRules(unittest.TestCase):
         self.assertIsInstance(caught.exception, SSEKitError)
         self.assertIsInstance(caught.exception, ValueError)
         self.assertIn("{oops", str(caught.exception))
+
+
+class EventObject(unittest.TestCase):
+    def test_fields_are_read_only(self) -> None:
+        event = ServerSentEvent("e", "d", "1", 5)
+        for name in ("event", "data", "id", "retry"):
+            with self.subTest(field=name):
+                with self.assertRaises(AttributeError):
+                    setattr(event, name, "x")
+                with self.assertRaises(AttributeError):
+                    delattr(event, name)
+        with self.assertRaises(AttributeError):
+            event.extra = 1  # type: ignore[attr-defined]
+        self.assertEqual(event, ServerSentEvent(event="e", data="d", id="1", retry=5))
+        self.assertEqual(event._replace(data="new"), ServerSentEvent("e", "new", "1", 5))
+
+    def test_construction_defaults_by_position_and_keyword(self) -> None:
+        self.assertEqual(tuple(ServerSentEvent()), ("message", "", None, None))
+        self.assertEqual(ServerSentEvent("ping", "x"), ServerSentEvent(event="ping", data="x", id=None, retry=None))
+        self.assertEqual(ServerSentEvent(data="x", retry=3).retry, 3)
+
+    def test_equality_and_hash_are_by_fields_and_only_between_events(self) -> None:
+        one, same, other = ServerSentEvent("e", "d", "1"), ServerSentEvent("e", "d", "1"), ServerSentEvent("e", "d", "2")
+        self.assertTrue(one == same and not one != same and hash(one) == hash(same))
+        self.assertTrue(one != other and not one == other)
+        self.assertEqual(len({one, same, other}), 2)
+        plain = ("e", "d", "1", None)
+        self.assertFalse(one == plain or plain == one)
+        self.assertTrue(one != plain and plain != one)
+        self.assertNotEqual(one, "e")
+
+    def test_repr_is_readable_and_evaluates_back(self) -> None:
+        event = ServerSentEvent("e", "d\n", None, 10)
+        self.assertEqual(repr(event), "ServerSentEvent(event='e', data='d\\n', id=None, retry=10)")
+        self.assertEqual(eval(repr(event)), event)
+
+    def test_decoded_events_are_exactly_the_class_and_pickle(self) -> None:
+        events = decode(b"data: a\n\nevent: e\ndata: b\n\nid: 1\nretry: 2\ndata: c\n\n")
+        self.assertEqual([type(event) for event in events], [ServerSentEvent] * 3)
+        self.assertEqual(pickle.loads(pickle.dumps(events)), events)
+        self.assertEqual(events[2], ServerSentEvent("message", "c", "1", 2))
 
 
 class LinesAndEncoding(unittest.TestCase):
