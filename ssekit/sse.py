@@ -14,7 +14,7 @@ import json
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
 from ._text import preview
-from .errors import EventTooLargeError, MalformedEventError
+from .errors import EventTooLargeError, InvalidRequestError, MalformedEventError
 
 #: Default limit for one line and for one event's data (bytes / characters).
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
@@ -57,6 +57,36 @@ class ServerSentEvent(NamedTuple):
                 data=self.data,
             ) from None
 
+    def encode(self) -> bytes:
+        """This event as SSE bytes (UTF-8, LF line ends, ending with a blank line).
+
+        Decoding them gives this event back. Each field is written ``name: value``:
+        the one space after the colon is the one decoders drop, so a value's own
+        leading spaces survive. Every CR, LF or CRLF in ``data`` starts a new
+        ``data:`` line (decoded, each is an LF: the wire cannot carry a CR).
+        ``event`` is left out when it is ``"message"`` or empty (both decode as
+        ``"message"``). ``id``, the persisting last-event-ID, is written whenever
+        it is not ``None`` (repeating it is harmless, and a relayed stream keeps
+        its resume points). :class:`~ssekit.errors.InvalidRequestError` (a
+        ``ValueError``) refuses what would corrupt the stream or not come back:
+        CR or LF in ``event`` or ``id``, NUL in ``id``, a ``retry`` that is not an
+        int from 0 to :data:`MAX_RETRY`, text that is not encodable as UTF-8.
+        """
+        head = ""
+        if self.event and self.event != "message":
+            head = "event: %s\n" % _single_line("event", self.event, "\r\n")
+        if self.id is not None:
+            head += "id: %s\n" % _single_line("id", self.id, "\r\n\0")
+        retry = self.retry
+        if retry is not None:
+            if retry.__class__ is not int or not 0 <= retry <= MAX_RETRY:
+                raise InvalidRequestError("SSE retry must be an int from 0 to %d, not %s" % (MAX_RETRY, preview(repr(retry))))
+            head += "retry: %d\n" % retry
+        data = self.data
+        if "\r" in data:
+            data = data.replace("\r\n", "\n").replace("\r", "\n")
+        return _utf8(head + "data: " + data.replace("\n", "\ndata: ") + "\n\n")
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ServerSentEvent):
             return tuple.__eq__(self, other)
@@ -72,6 +102,33 @@ class ServerSentEvent(NamedTuple):
 #: Builds a ServerSentEvent from a 4-tuple in C, skipping NamedTuple's Python-level
 #: ``__new__``: the decoder makes one per event.
 _new_event = tuple.__new__
+
+
+def encode_comment(text: str = "") -> bytes:
+    """An SSE comment (``: text``, one per line of *text*) ending with a blank line.
+
+    Decoders ignore comments: they serve as keep-alives while a stream is silent.
+    Text not encodable as UTF-8 raises :class:`~ssekit.errors.InvalidRequestError`.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _utf8(": " + text.replace("\n", "\n: ") + "\n\n")
+
+
+def _single_line(name: str, value: str, forbidden: str) -> str:
+    """*value* of field *name*, refused if it holds a character of *forbidden*."""
+    for char in forbidden:
+        if char in value:
+            raise InvalidRequestError("SSE %s cannot contain %r: %s" % (name, char, preview(value)))
+    return value
+
+
+def _utf8(text: str) -> bytes:
+    """*text* encoded as UTF-8; a lone surrogate is an :class:`InvalidRequestError`."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError("SSE text is not encodable as UTF-8 (%s)" % exc.reason) from None
 
 
 def _retry_value(digits: str) -> int:
