@@ -1,4 +1,4 @@
-"""The Server-Sent-Events decoder: bytes in, events out (standard library only).
+"""The Server-Sent-Events decoder and encoder: bytes in, events out, and back (standard library only).
 
 Implements the WHATWG HTML "Server-sent events" parsing rules: UTF-8 with
 replacement characters, one leading BOM dropped, CRLF / LF / CR line ends,
@@ -9,6 +9,11 @@ the blocks LLM streams are made of (``data:`` + blank line, or ``event:`` +
 ``data:`` + blank line) become events in one comprehension, and anything else
 goes through a per-line loop that keeps its state in local variables. Nothing
 loops per byte in Python: this is the hot path of every client.
+
+``max_event_size`` bounds the memory held, not only the characters counted:
+an unterminated line is kept in one buffer however small the reads, and long
+runs of data lines are joined as they come. :meth:`ServerSentEvent.encode` and
+:func:`encode_comment` write the same grammar for servers and relays.
 """
 import json
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union

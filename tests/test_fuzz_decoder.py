@@ -200,13 +200,6 @@ def random_cuts(rng: random.Random, size: int) -> List[int]:
     return sorted(set(rng.randint(1, size - 1) for _ in range(count)))
 
 
-def without_leading_boms(data: bytes) -> bytes:
-    """*data* without BOMs at its start (see the known bug in the small-limit tests)."""
-    while data.startswith(BOM):
-        data = data[len(BOM) :]
-    return data
-
-
 def chunks_at(data: bytes, cuts: Sequence[int]) -> List[bytes]:
     """*data* cut at *cuts* (sorted positions); empty chunks are kept if cuts repeat."""
     bounds = [0] + list(cuts) + [len(data)]
@@ -388,8 +381,6 @@ class SeededDecoderFuzz(DecoderProperties, unittest.TestCase):
         runs = 0
         for _ in range(SEEDED_LIMIT_STREAMS):
             data = random_stream(rng, huge=rng.choice([0, 40, 120]))
-            # Known bug (reported): the decoder counts a leading BOM against the first
-            # line's limit when that line is split across feed() calls.
             runs += self.check_limited(data, rng.randint(1, 48), rng)
         self.assertGreater(runs, SEEDED_LIMIT_STREAMS * 5)
 
@@ -479,7 +470,7 @@ class HypothesisDecoderFuzz(DecoderProperties, unittest.TestCase):
     def test_small_limits_raise_only_event_too_large_in_the_right_chunk(
         self, data: bytes, max_size: int, rng: random.Random
     ) -> None:
-        self.check_limited(data, max_size, rng)  # known bug, see the seeded test
+        self.check_limited(data, max_size, rng)
 
 
 if __name__ == "__main__":
