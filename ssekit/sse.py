@@ -85,7 +85,8 @@ class ServerSentEvent(NamedTuple):
         retry = self.retry
         if retry is not None:
             if retry.__class__ is not int or not 0 <= retry <= MAX_RETRY:
-                raise InvalidRequestError("SSE retry must be an int from 0 to %d, not %s" % (MAX_RETRY, preview(repr(retry))))
+                message = "SSE retry must be an int from 0 to %d, not %s" % (MAX_RETRY, preview(repr(retry)))
+                raise InvalidRequestError(message)
             head += "retry: %d\n" % retry
         data = self.data
         if "\r" in data:

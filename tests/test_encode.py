@@ -68,7 +68,9 @@ class RoundTrip:
         self.assertEqual(list(iter_sse([wire[i : i + 1] for i in range(len(wire))])), expected, wire)
         self.assertEqual(list(iter_sse(chunks_at(wire, random_cuts(rng, len(wire))))), expected, wire)
 
-    def check_stream(self, events: Sequence[ServerSentEvent], comments: Sequence[Optional[str]], rng: random.Random) -> None:
+    def check_stream(
+        self, events: Sequence[ServerSentEvent], comments: Sequence[Optional[str]], rng: random.Random
+    ) -> None:
         """Encoded events with comments between them decode to the events, in any pieces."""
         wire = b"".join(
             (encode_comment(comment) if comment is not None else b"") + event.encode()
