@@ -1,4 +1,4 @@
-"""The Server-Sent-Events decoder: bytes in, events out (standard library only).
+"""The Server-Sent-Events decoder and encoder: bytes in, events out, and back (standard library only).
 
 Implements the WHATWG HTML "Server-sent events" parsing rules: UTF-8 with
 replacement characters, one leading BOM dropped, CRLF / LF / CR line ends,
@@ -9,45 +9,48 @@ the blocks LLM streams are made of (``data:`` + blank line, or ``event:`` +
 ``data:`` + blank line) become events in one comprehension, and anything else
 goes through a per-line loop that keeps its state in local variables. Nothing
 loops per byte in Python: this is the hot path of every client.
+
+``max_event_size`` bounds the memory held, not only the characters counted:
+an unterminated line is kept in one buffer however small the reads, and long
+runs of data lines are joined as they come. :meth:`ServerSentEvent.encode` and
+:func:`encode_comment` write the same grammar for servers and relays.
 """
 import json
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
 from ._text import preview
-from .errors import EventTooLargeError, MalformedEventError
+from .errors import EventTooLargeError, InvalidRequestError, MalformedEventError
 
 #: Default limit for one line and for one event's data (bytes / characters).
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_EVENT_NAMES = 256  # distinct ``event:`` lines remembered decoded, per decoder
+#: The largest ``retry`` value kept (ms): a longer run of digits, which the spec
+#: allows, saturates here instead of meeting Python's int-string digit limit.
+MAX_RETRY = 2 ** 63 - 1
+_MAX_RETRY_DIGITS = len(str(MAX_RETRY))
+#: Each run of this many data lines of one event is joined into one string (see ``_apply_lines``).
+_FOLD_LINES = 1024
 
 
 class _NotUsual(Exception):
     """A block does not have the usual shape: decode it by the field rules instead."""
 
 
-class ServerSentEvent:
-    """One dispatched event.
+class ServerSentEvent(NamedTuple):
+    """One dispatched event: a read-only named tuple, hashable, equal only to another event.
 
     ``id`` is the last-event-ID buffer at dispatch time: it persists across
     events and is ``None`` until the stream sends an ``id`` field. ``retry``
     is set only when this event's own block carried a valid ``retry`` field.
+    ``event._replace(data=...)`` gives a changed copy.
     """
 
-    __slots__ = ("event", "data", "id", "retry")
-
-    def __init__(
-        self,
-        event: str = "message",
-        data: str = "",
-        id: Optional[str] = None,
-        retry: Optional[int] = None,
-    ) -> None:
-        self.event = event
-        self.data = data
-        self.id = id
-        self.retry = retry
+    event: str = "message"
+    data: str = ""
+    id: Optional[str] = None
+    retry: Optional[int] = None
 
     def json(self) -> Any:
         """The data parsed as JSON; :class:`MalformedEventError` if it is not JSON."""
@@ -59,26 +62,92 @@ class ServerSentEvent:
                 data=self.data,
             ) from None
 
+    def encode(self) -> bytes:
+        """This event as SSE bytes (UTF-8, LF line ends, ending with a blank line).
+
+        Decoding them gives this event back. Each field is written ``name: value``:
+        the one space after the colon is the one decoders drop, so a value's own
+        leading spaces survive. Every CR, LF or CRLF in ``data`` starts a new
+        ``data:`` line (decoded, each is an LF: the wire cannot carry a CR).
+        ``event`` is left out when it is ``"message"`` or empty (both decode as
+        ``"message"``). ``id``, the persisting last-event-ID, is written whenever
+        it is not ``None`` (repeating it is harmless, and a relayed stream keeps
+        its resume points). :class:`~ssekit.errors.InvalidRequestError` (a
+        ``ValueError``) refuses what would corrupt the stream or not come back:
+        CR or LF in ``event`` or ``id``, NUL in ``id``, a ``retry`` that is not an
+        int from 0 to :data:`MAX_RETRY`, text that is not encodable as UTF-8.
+        """
+        head = ""
+        if self.event and self.event != "message":
+            head = "event: %s\n" % _single_line("event", self.event, "\r\n")
+        if self.id is not None:
+            head += "id: %s\n" % _single_line("id", self.id, "\r\n\0")
+        retry = self.retry
+        if retry is not None:
+            if retry.__class__ is not int or not 0 <= retry <= MAX_RETRY:
+                message = "SSE retry must be an int from 0 to %d, not %s" % (MAX_RETRY, preview(repr(retry)))
+                raise InvalidRequestError(message)
+            head += "retry: %d\n" % retry
+        data = self.data
+        if "\r" in data:
+            data = data.replace("\r\n", "\n").replace("\r", "\n")
+        return _utf8(head + "data: " + data.replace("\n", "\ndata: ") + "\n\n")
+
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ServerSentEvent):
-            return NotImplemented
-        return (self.event, self.data, self.id, self.retry) == (
-            other.event,
-            other.data,
-            other.id,
-            other.retry,
-        )
+        if isinstance(other, ServerSentEvent):
+            return tuple.__eq__(self, other)
+        return False if isinstance(other, tuple) else NotImplemented  # a plain tuple is not an event
 
-    def __hash__(self) -> int:
-        return hash((self.event, self.data, self.id, self.retry))
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
-    def __repr__(self) -> str:
-        return "ServerSentEvent(event=%r, data=%r, id=%r, retry=%r)" % (
-            self.event,
-            self.data,
-            self.id,
-            self.retry,
-        )
+    __hash__ = tuple.__hash__
+
+
+#: Builds a ServerSentEvent from a 4-tuple in C, skipping NamedTuple's Python-level
+#: ``__new__``: the decoder makes one per event.
+_new_event = tuple.__new__
+
+
+def encode_comment(text: str = "") -> bytes:
+    """An SSE comment (``: text``, one per line of *text*) ending with a blank line.
+
+    Decoders ignore comments: they serve as keep-alives while a stream is silent.
+    Text not encodable as UTF-8 raises :class:`~ssekit.errors.InvalidRequestError`.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _utf8(": " + text.replace("\n", "\n: ") + "\n\n")
+
+
+def _single_line(name: str, value: str, forbidden: str) -> str:
+    """*value* of field *name*, refused if it holds a character of *forbidden*."""
+    for char in forbidden:
+        if char in value:
+            raise InvalidRequestError("SSE %s cannot contain %r: %s" % (name, char, preview(value)))
+    return value
+
+
+def _utf8(text: str) -> bytes:
+    """*text* encoded as UTF-8; a lone surrogate is an :class:`InvalidRequestError`."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError("SSE text is not encodable as UTF-8 (%s)" % exc.reason) from None
+
+
+def _retry_value(digits: str) -> int:
+    """The reconnection time an all-ASCII-digit ``retry`` value sets, capped at :data:`MAX_RETRY`.
+
+    Only the significant digits are converted, so no length of field (a
+    hostile server may send thousands of digits) can raise.
+    """
+    if len(digits) > _MAX_RETRY_DIGITS:
+        digits = digits.lstrip("0")
+        if len(digits) > _MAX_RETRY_DIGITS:
+            return MAX_RETRY
+    return min(int(digits or "0"), MAX_RETRY)
 
 
 class SSEDecoder:
@@ -89,21 +158,25 @@ class SSEDecoder:
     (the reconnection time in ms last sent by the server, even in a block that
     dispatched nothing) describe the stream for reconnecting clients.
     A line or an event's data over ``max_event_size`` raises
-    :class:`EventTooLargeError`; the decoder is unusable afterwards.
+    :class:`EventTooLargeError`; the decoder is unusable afterwards. That is
+    the only exception any input bytes can cause. A ``retry`` value of any
+    length is valid, as the spec says; past :data:`MAX_RETRY` ms it is capped.
     """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
         self.max_event_size = max_event_size
         self.last_event_id = None  # type: Optional[str]
         self.retry = None  # type: Optional[int]
-        self._partial_line = []  # type: List[bytes]
-        self._partial_size = 0
+        # The unterminated end of the input: one bytes piece, or a bytearray once a
+        # second piece arrives, so tiny reads cost their bytes and nothing per piece.
+        self._partial_line = b""  # type: Union[bytes, bytearray]
         self._skip_lf = False  # the previous chunk ended with CR
         self._at_start = True  # the BOM check is still to be made
         self._event_type = ""
         # The data buffer: None (empty), the only line so far, or a list of lines.
         self._data = None  # type: Union[None, str, List[str]]
         self._data_size = 0  # counted from the second data line on
+        self._data_folded = 0  # how many leading items of a data list are folded runs of lines
         self._event_retry = None  # type: Optional[int]
         self._field_seen = False  # a field of the current block was seen
         self._event_names = {}  # type: Dict[bytes, str]  # b"event: x" line -> "x"
@@ -128,11 +201,11 @@ class SSEDecoder:
             if rest:
                 self._keep_partial_line(rest)
             return []
-        if self._partial_line:
-            self._partial_line.append(lines[0])
-            lines[0] = b"".join(self._partial_line)
-            self._partial_line = []
-            self._partial_size = 0
+        partial = self._partial_line
+        if partial:
+            self._partial_line = b""
+            partial += lines[0]  # in place when it is a bytearray
+            lines[0] = bytes(partial)
         at_start, self._at_start = self._at_start, False  # from here on, no line is the first
         if rest:
             self._keep_partial_line(rest)
@@ -144,20 +217,31 @@ class SSEDecoder:
 
     def close(self) -> List[ServerSentEvent]:
         """Signal end of input. An unterminated event is discarded, as the spec says."""
-        self._partial_line = []
-        self._partial_size = 0
+        self._partial_line = b""
         self._reset_event()
         return []
 
     def _keep_partial_line(self, piece: bytes) -> None:
-        self._partial_line.append(piece)
-        self._partial_size += len(piece)
-        if self._partial_size > self.max_event_size:
-            if self._at_start:  # a leading BOM (or what may still become one) is not part of the line
-                lead = b"".join(self._partial_line)[: len(_BOM)]
-                if _BOM.startswith(lead) and self._partial_size - len(lead) <= self.max_event_size:
-                    return
-            self._too_large("line")
+        """Add *piece* to the unterminated line, refusing it first if the line would be too long.
+
+        The pieces are copied into one ``bytearray`` (amortised O(1) per byte),
+        so the memory held is about the line's length whatever the read size.
+        """
+        partial = self._partial_line
+        size = len(partial) + len(piece)
+        if size > self.max_event_size:
+            lead = (partial[: len(_BOM)] + piece[: len(_BOM)])[: len(_BOM)]
+            # A leading BOM (or what may still become one) is not part of the line.
+            if not (self._at_start and _BOM.startswith(lead) and size - len(lead) <= self.max_event_size):
+                self._too_large("line")
+        if not partial:
+            self._partial_line = piece
+        elif partial.__class__ is bytes:
+            buffer = bytearray(partial)
+            buffer += piece
+            self._partial_line = buffer
+        else:
+            partial += piece
 
     def _check_line_sizes(self, lines: List[bytes]) -> None:
         if max(map(len, lines)) > self.max_event_size:
@@ -174,6 +258,7 @@ class SSEDecoder:
         self._event_type = ""
         self._data = None
         self._data_size = 0
+        self._data_folded = 0
         self._event_retry = None
         self._field_seen = False
 
@@ -214,17 +299,18 @@ class SSEDecoder:
         if stop == start or any(lines[start + period - 1 : stop : period]):
             return 0
         last_id = self.last_event_id
+        new, cls = _new_event, ServerSentEvent
         try:
             if period == 2:
                 bulk = [
-                    ServerSentEvent("message", data[6:].decode(), last_id, None)
+                    new(cls, ("message", data[6:].decode(), last_id, None))
                     for data in lines[start:stop:2]
                     if data[:6] == b"data: "
                 ]
             else:
                 names = self._event_names
                 bulk = [
-                    ServerSentEvent(names.get(name) or self._event_name(name), data[6:].decode(), last_id, None)
+                    new(cls, (names.get(name) or self._event_name(name), data[6:].decode(), last_id, None))
                     for name, data in zip(lines[start:stop:3], lines[start + 1 : stop : 3])
                     if data[:6] == b"data: "
                 ]
@@ -249,11 +335,15 @@ class SSEDecoder:
 
         The state lives in locals during the loop and is stored back at the
         end. The first data line of an event needs no size check: the line
-        limit, checked on the bytes, already bounds it.
+        limit, checked on the bytes, already bounds it. Every run of
+        ``_FOLD_LINES`` data lines is joined into one string (each line is
+        copied once more, so it stays linear): a list of tiny strings would
+        hold ~60 bytes per line where the limit counts one or two.
         """
         append = events.append
         data = self._data
         size = self._data_size
+        folded = self._data_folded
         event_type = self._event_type
         last_id = self.last_event_id
         retry = self._event_retry
@@ -264,8 +354,9 @@ class SSEDecoder:
                 if data is not None:
                     if data.__class__ is not str:
                         data = "\n".join(data)
-                    append(ServerSentEvent(event_type or "message", data, last_id, retry))
+                    append(_new_event(ServerSentEvent, (event_type or "message", data, last_id, retry)))
                     data = None
+                    folded = 0
                 if seen:
                     event_type = ""
                     retry = None
@@ -292,7 +383,7 @@ class SSEDecoder:
                             last_id = value
                     elif name == "retry":
                         if value.isdigit() and value.isascii():
-                            self.retry = retry = int(value)
+                            self.retry = retry = _retry_value(value)
                     continue
             seen = True
             if data is None:
@@ -305,8 +396,12 @@ class SSEDecoder:
                 size += len(value) + 1
                 if size > self.max_event_size:
                     self._too_large("event")
+                if len(data) - folded > _FOLD_LINES:
+                    data[folded:] = ["\n".join(data[folded:])]
+                    folded += 1
         self._data = data
         self._data_size = size
+        self._data_folded = folded
         self._event_type = event_type
         self.last_event_id = last_id
         self._event_retry = retry
@@ -338,7 +433,7 @@ def iter_sse_lines(
     decoder = SSEDecoder(max_event_size)
     for line in lines:
         if isinstance(line, str):
-            line = line.encode("utf-8")
+            line = line.encode("utf-8", "surrogatepass")  # a lone surrogate decodes to U+FFFD
         events = decoder.feed(line + b"\n")
         if events:
             yield from events

@@ -22,6 +22,7 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ssekit import ServerSentEvent, SSEDecoder, SSEKitError, iter_sse, iter_sse_lines
 from ssekit.errors import EventTooLargeError
+from ssekit.sse import MAX_RETRY
 
 try:
     from hypothesis import HealthCheck, given, settings
@@ -111,7 +112,7 @@ def reference(data: bytes, max_size: Optional[int] = None) -> Expected:
                 last_id = value
         elif name == "retry":
             if value and all(char in "0123456789" for char in value):
-                retry = event_retry = int(value)
+                retry = event_retry = saturating_int(value)
     tail = data[position:]
     # Before its first line end the decoder cannot tell a lone BOM from a line: both are pending.
     pending_bytes = data[position:] if position > start else data
@@ -120,6 +121,14 @@ def reference(data: bytes, max_size: Optional[int] = None) -> Expected:
     violations = [index for index in violations if index < len(data)]  # (a BOM prefix at the very end)
     too_large_at = min(violations) if violations else None
     return Expected(events, dispatch_at, too_large_at, last_id, retry, bool(pending_bytes) or field_seen)
+
+
+def saturating_int(digits: str) -> int:
+    """The base-ten value of *digits*, capped at ssekit's ``MAX_RETRY`` (digit by digit: any length)."""
+    number = 0
+    for char in digits:
+        number = min(number * 10 + ord(char) - ord("0"), MAX_RETRY + 1)
+    return min(number, MAX_RETRY)
 
 
 # --- the grammar ------------------------------------------------------------------
@@ -131,7 +140,10 @@ TEXT_PIECES = [
     "\x1c", "\x1e", "\ufffd",
 ]
 INVALID_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
-RETRY_VALUES = ["0", "10", "3000", "007", "", " 5", "5 ", "-1", "1.5", "10a", "\u0661\u0662", "\u00b2", "99999999999999999999"]
+RETRY_VALUES = [
+    "0", "10", "3000", "007", "", " 5", "5 ", "-1", "1.5", "10a", "\u0661\u0662", "\u00b2", "99999999999999999999",
+    str(MAX_RETRY), str(MAX_RETRY + 1), "0" * 30 + str(MAX_RETRY), "9" * 5000, "0" * 5000 + "42", "9" * 5000 + "x",
+]
 ID_VALUES = ["", "1", "abc", "a\x00b", "\x00", "\u00e9\u00e9", " lead"]
 LINE_ENDS = [b"\n", b"\n", b"\r\n", b"\r"]
 
@@ -186,13 +198,6 @@ def random_cuts(rng: random.Random, size: int) -> List[int]:
         return []
     count = rng.choice([1, 2, 3, 5, 8, max(1, size // 3)])
     return sorted(set(rng.randint(1, size - 1) for _ in range(count)))
-
-
-def without_leading_boms(data: bytes) -> bytes:
-    """*data* without BOMs at its start (see the known bug in the small-limit tests)."""
-    while data.startswith(BOM):
-        data = data[len(BOM) :]
-    return data
 
 
 def chunks_at(data: bytes, cuts: Sequence[int]) -> List[bytes]:
@@ -376,10 +381,21 @@ class SeededDecoderFuzz(DecoderProperties, unittest.TestCase):
         runs = 0
         for _ in range(SEEDED_LIMIT_STREAMS):
             data = random_stream(rng, huge=rng.choice([0, 40, 120]))
-            # Known bug (reported): the decoder counts a leading BOM against the first
-            # line's limit when that line is split across feed() calls.
             runs += self.check_limited(data, rng.randint(1, 48), rng)
         self.assertGreater(runs, SEEDED_LIMIT_STREAMS * 5)
+
+    def test_byte_soup_raises_nothing_but_event_too_large(self) -> None:
+        # Not the grammar: bytes drawn from the decoder's special bytes and any byte at all.
+        rng = random.Random(18)
+        alphabet = [b"\r", b"\n", b":", b" ", b"data", b"retry", b"id", b"event", b"9" * 300, b"\x00"]
+        alphabet += [BOM, BOM[:1], b"\xff", b"\xc3", b"\xa9", b"\xe2\x80\xa8"]
+        runs = 0
+        for _ in range(300):
+            pieces = [rng.choice(alphabet) if rng.random() < 0.8 else bytes([rng.randrange(256)]) for _ in range(60)]
+            data = b"".join(pieces)
+            runs += self.check_unlimited(data, rng)
+            runs += self.check_limited(data, rng.randint(1, 64), rng)
+        self.assertGreater(runs, 300 * 10)
 
     def test_every_two_piece_split_of_short_streams(self) -> None:
         rng = random.Random(99)
@@ -454,7 +470,7 @@ class HypothesisDecoderFuzz(DecoderProperties, unittest.TestCase):
     def test_small_limits_raise_only_event_too_large_in_the_right_chunk(
         self, data: bytes, max_size: int, rng: random.Random
     ) -> None:
-        self.check_limited(data, max_size, rng)  # known bug, see the seeded test
+        self.check_limited(data, max_size, rng)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """The decoder against the WHATWG SSE parsing rules, chunking equivalence and limits."""
+import pickle
 import random
+import tracemalloc
 import unittest
 
 from ssekit import EventTooLargeError, MalformedEventError, SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 from ssekit.errors import SSEKitError
+from ssekit.sse import MAX_RETRY
 
 
 def decode(data: bytes) -> list:
@@ -63,6 +66,26 @@ class FieldRules(unittest.TestCase):
         self.assertEqual([e.retry for e in events], [1500, None, None, None])
         self.assertEqual(decoder.retry, 1500)
 
+    def test_retry_of_any_length_saturates_and_never_raises(self) -> None:
+        # Past 4,300 digits int() raises ValueError (Python 3.11+ and backports); the
+        # spec makes it a valid value, which ssekit caps at MAX_RETRY.
+        cases = [
+            ("9" * 5000, MAX_RETRY),
+            ("0" * 5000 + "1500", 1500),
+            (str(MAX_RETRY), MAX_RETRY),
+            (str(MAX_RETRY + 1), MAX_RETRY),
+            ("0" * 25 + "12", 12),
+            ("1" + "0" * 19, MAX_RETRY),
+        ]
+        for digits, expected in cases:
+            with self.subTest(digits=digits[:30]):
+                stream = b"retry: " + digits.encode() + b"\ndata: x\n\n"
+                for chunks in ([stream], [stream[i : i + 1] for i in range(len(stream))]):
+                    decoder = SSEDecoder()
+                    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+                    self.assertEqual(events, [ServerSentEvent(data="x", retry=expected)])
+                    self.assertEqual(decoder.retry, expected)
+
     def test_retry_alone_updates_reconnection_time(self) -> None:
         decoder = SSEDecoder()
         self.assertEqual(decoder.feed(b"retry: 10000\n\n"), [])
@@ -78,6 +101,47 @@ class FieldRules(unittest.TestCase):
         self.assertIsInstance(caught.exception, SSEKitError)
         self.assertIsInstance(caught.exception, ValueError)
         self.assertIn("{oops", str(caught.exception))
+
+
+class EventObject(unittest.TestCase):
+    def test_fields_are_read_only(self) -> None:
+        event = ServerSentEvent("e", "d", "1", 5)
+        for name in ("event", "data", "id", "retry"):
+            with self.subTest(field=name):
+                with self.assertRaises(AttributeError):
+                    setattr(event, name, "x")
+                with self.assertRaises(AttributeError):
+                    delattr(event, name)
+        with self.assertRaises(AttributeError):
+            event.extra = 1  # type: ignore[attr-defined]
+        self.assertEqual(event, ServerSentEvent(event="e", data="d", id="1", retry=5))
+        self.assertEqual(event._replace(data="new"), ServerSentEvent("e", "new", "1", 5))
+
+    def test_construction_defaults_by_position_and_keyword(self) -> None:
+        self.assertEqual(tuple(ServerSentEvent()), ("message", "", None, None))
+        self.assertEqual(ServerSentEvent("ping", "x"), ServerSentEvent(event="ping", data="x", id=None, retry=None))
+        self.assertEqual(ServerSentEvent(data="x", retry=3).retry, 3)
+
+    def test_equality_and_hash_are_by_fields_and_only_between_events(self) -> None:
+        one, same, other = ServerSentEvent("e", "d", "1"), ServerSentEvent("e", "d", "1"), ServerSentEvent("e", "d", "2")
+        self.assertTrue(one == same and not one != same and hash(one) == hash(same))
+        self.assertTrue(one != other and not one == other)
+        self.assertEqual(len({one, same, other}), 2)
+        plain = ("e", "d", "1", None)
+        self.assertFalse(one == plain or plain == one)
+        self.assertTrue(one != plain and plain != one)
+        self.assertNotEqual(one, "e")
+
+    def test_repr_is_readable_and_evaluates_back(self) -> None:
+        event = ServerSentEvent("e", "d\n", None, 10)
+        self.assertEqual(repr(event), "ServerSentEvent(event='e', data='d\\n', id=None, retry=10)")
+        self.assertEqual(eval(repr(event)), event)
+
+    def test_decoded_events_are_exactly_the_class_and_pickle(self) -> None:
+        events = decode(b"data: a\n\nevent: e\ndata: b\n\nid: 1\nretry: 2\ndata: c\n\n")
+        self.assertEqual([type(event) for event in events], [ServerSentEvent] * 3)
+        self.assertEqual(pickle.loads(pickle.dumps(events)), events)
+        self.assertEqual(events[2], ServerSentEvent("message", "c", "1", 2))
 
 
 class LinesAndEncoding(unittest.TestCase):
@@ -138,6 +202,10 @@ class LinesAndEncoding(unittest.TestCase):
         lines = [b"event: x", "data: \u00e9", b"", "data: y", ""]
         self.assertEqual(list(iter_sse_lines(lines)), [ServerSentEvent("x", "\u00e9"), ServerSentEvent(data="y")])
 
+    def test_iter_sse_lines_turns_lone_surrogates_into_replacement_characters(self) -> None:
+        events = list(iter_sse_lines(["data: a\udcffb", ""]))
+        self.assertEqual(events, [ServerSentEvent(data="a\ufffd\ufffd\ufffdb")])
+
 
 STREAMS = [
     b"\xef\xbb\xbfdata: a\r\ndata:b\r\n\r\n: c\nid: 7\nevent: x\ndata\n\nretry: 10\n\nretry: 1x\n"
@@ -191,6 +259,59 @@ class Limits(unittest.TestCase):
         decoder = SSEDecoder(max_event_size=100)
         events = decoder.feed(b"data: 0123456789\n\n" * 1000)
         self.assertEqual(len(events), 1000)
+
+    def test_endless_line_in_tiny_reads_holds_about_the_limit(self) -> None:
+        # Each read used to be kept as its own bytes object (~35 bytes of overhead
+        # apiece), so a line trickled in 1-byte reads held ~35x the limit.
+        limit = 1 << 18
+        for size in (1, 2, 7):
+            with self.subTest(read_size=size):
+                decoder = SSEDecoder(limit)
+                piece = b"d" * size
+                fed = 0
+                tracemalloc.start()
+                try:
+                    with self.assertRaises(EventTooLargeError):
+                        while fed <= limit:
+                            decoder.feed(piece)
+                            fed += size
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLessEqual(fed, limit)  # refused at the read that crossed the limit
+                self.assertLess(peak, 1.5 * limit)
+
+    def test_line_of_many_tiny_reads_is_delivered_whole(self) -> None:
+        decoder = SSEDecoder(1000)
+        line = b"data: " + bytes(range(32, 127)) * 10
+        for index in range(0, len(line), 3):
+            self.assertEqual(decoder.feed(line[index : index + 3]), [])
+        self.assertEqual(decoder.feed(b"\n\n"), [ServerSentEvent(data=line[6:].decode())])
+        self.assertFalse(decoder.pending)
+
+    def test_event_of_many_short_data_lines_holds_about_the_limit(self) -> None:
+        # A list of tiny strings held ~60 bytes per line where the limit counts 1 to 3.
+        limit = 1 << 18
+        for line in (b"data:ab\n", b"data:\n"):
+            with self.subTest(line=line):
+                decoder = SSEDecoder(limit)
+                tracemalloc.start()
+                try:
+                    with self.assertRaises(EventTooLargeError):
+                        for _ in range(limit):
+                            decoder.feed(line * 256)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLess(peak, 1.5 * limit)
+
+    def test_event_of_many_data_lines_is_exact_under_any_chunking(self) -> None:
+        rng = random.Random(5)
+        values = ["", "a", "bc", " d", "\u00e9", "x" * 40]
+        data = [rng.choice(values) for _ in range(5000)]
+        body = b"".join(b"data: " + value.encode() + b"\n" for value in data) + b"\n"
+        for chunks in random_chunkings(body, rng, 3):
+            self.assertEqual(list(iter_sse(chunks)), [ServerSentEvent(data="\n".join(data))])
 
     def test_default_limit_is_some_mebibytes(self) -> None:
         self.assertGreaterEqual(SSEDecoder().max_event_size, 1024 * 1024)
