@@ -43,6 +43,7 @@ from .formats import (
     MessagesAccumulator,
     ResponsesAccumulator,
     accumulate,
+    tool_results,
 )
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 
@@ -125,4 +126,5 @@ __all__ = [
     "iter_sse",
     "iter_sse_lines",
     "stream_completion",
+    "tool_results",
 ]

@@ -8,6 +8,7 @@ first access, so taking a snapshot after every event stays cheap however long
 the answer grows. What each provider's words mean lives in its format module
 (:mod:`ssekit.formats`). Standard library only.
 """
+import copy
 import json
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -94,6 +95,9 @@ class Views:
         self.output = list(output)
 
 
+#: How a format builds its assistant turn from a Completion (see :meth:`Completion.to_messages`).
+TurnBuilder = Callable[["Completion", Optional[bool]], List[Any]]
+
 #: The fields of a Completion, in the order of ``repr`` and ``to_dict()``.
 _FIELDS = (
     "text", "tool_calls", "usage", "finish_reason", "id", "model", "complete", "reasoning", "refusal",
@@ -120,7 +124,7 @@ class Completion:
 
     __slots__ = (
         "usage", "finish_reason", "id", "model", "complete", "raw_finish_reason", "format", "choices", "extra",
-        "_views", "_resolve",
+        "_views", "_resolve", "_turn",
     )  # fmt: skip
     usage: Usage
     finish_reason: Optional[str]
@@ -133,6 +137,7 @@ class Completion:
     extra: Dict[str, Any]
     _views: Optional[Views]
     _resolve: "Optional[Callable[[], Views]]"
+    _turn: "Optional[TurnBuilder]"
 
     def __init__(
         self,
@@ -147,6 +152,7 @@ class Completion:
         format: Optional[str] = None,
         choices: Sequence["Completion"] = (),
         extra: Optional[Dict[str, Any]] = None,
+        turn: "Optional[TurnBuilder]" = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "usage", usage if usage is not None else Usage())
@@ -160,6 +166,7 @@ class Completion:
         set_(self, "extra", dict(extra or {}))
         set_(self, "_resolve", views)
         set_(self, "_views", None)
+        set_(self, "_turn", turn)
 
     def _resolved(self) -> Views:
         views = self._views
@@ -193,6 +200,24 @@ class Completion:
     def output(self) -> List[Any]:
         """The provider's own output, verbatim and in order (see the class docstring)."""
         return self._resolved().output
+
+    def to_messages(self, *, reasoning: Optional[bool] = None) -> List[Any]:
+        """The assistant turn in the format's own request shape, verbatim and in order.
+
+        ``history.extend(completion.to_messages())`` is the next request's
+        history: Anthropic content blocks exactly as they streamed (thinking
+        with signatures), the Responses output items (a reasoning item never
+        apart from the item after it), the Chat Completions assistant message.
+        *reasoning* is for Chat Completions: None sends ``reasoning_content``
+        back on turns that made tool calls only (as DeepSeek requires), True
+        always, False never. A fresh copy on every call.
+        """
+        if self._turn is None:
+            raise SSEKitError("this completion has no format, so it has no request shape to give")
+        try:
+            return copy.deepcopy(self._turn(self, reasoning))
+        except RecursionError:
+            raise SSEKitError("the completion holds a provider value nested too deep to copy") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Completion is read-only")

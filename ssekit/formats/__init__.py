@@ -18,7 +18,7 @@ reading, error body, route) with one line in that package's registry, its
 tests (``tests/test_<format>.py``), and its example (``examples/format_<format>.py``).
 """
 import json
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._text import NO_SECRETS, Secrets, printable
@@ -26,7 +26,7 @@ from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
 from . import chat_completions, generation, messages, responses
-from .base import BEARER, Accumulator, EventLike, KeyHeader, WireFormat
+from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
@@ -173,6 +173,20 @@ def new_accumulator(
     return spec.accumulator(fallback_id=fallback_id, secrets=secrets)
 
 
+def tool_results(format: str, results: Iterable[ToolResult]) -> List[Any]:
+    """What the next request appends after running the tools: *results* are ``(tool_call, output)`` or
+    ``(tool_call, output, is_error)``, *output* a string or JSON-ready value.
+
+    Chat Completions: one ``{"role": "tool"}`` message per call; Responses: one
+    ``function_call_output`` item per call; Anthropic Messages: ONE user message
+    holding every ``tool_result`` block (``is_error`` where a tool failed).
+    """
+    spec = FORMATS.get(format)
+    if spec is None:
+        raise UnsupportedFormatError("unknown format %r; valid formats: %s" % (printable(str(format), 40), ", ".join(sorted(FORMATS))))
+    return spec.tool_results(results)
+
+
 def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
     """Feed every event to one accumulator and return the final Completion.
 
@@ -223,4 +237,5 @@ __all__ = [
     "detect_format",
     "key_header",
     "new_accumulator",
+    "tool_results",
 ]

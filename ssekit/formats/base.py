@@ -17,11 +17,11 @@ joined only when the snapshot is read.
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
-from ..errors import IncompleteStreamError, MalformedEventError, StreamError, UnsupportedFormatError
+from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
 
 #: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
@@ -314,13 +314,16 @@ class WireFormat:
 
     *recognizes* tells from one decoded event (or non-streamed result) and its
     SSE event name whether it is this format's (``format="auto"`` asks the
-    registered formats in order). *url_suffixes* are URL path endings that name
+    registered formats in order). *tool_results* turns ``(tool_call, output[,
+    is_error])`` results into what the next request appends (see
+    :func:`ssekit.tool_results`). *url_suffixes* are URL path endings that name
     the format, used to pick the key header under ``"auto"``.
     """
 
     name: str
     accumulator: "Type[Accumulator]"
     recognizes: Callable[[Mapping[str, Any], Optional[str]], bool]
+    tool_results: "Callable[[Iterable[ToolResult]], List[Any]]"
     key_header: KeyHeader = BEARER
     url_suffixes: Tuple[str, ...] = ()
 
@@ -431,6 +434,7 @@ class Accumulator:
         choices = [self._snapshot(self._choices[index], complete) for index in sorted(self._choices)]
         return Completion(
             views=top._resolve,
+            turn=top._turn,
             usage=top.usage,
             finish_reason=top.finish_reason,
             id=top.id,
@@ -512,6 +516,11 @@ class Accumulator:
     @staticmethod
     def _usage_of(raw: Mapping[str, Any]) -> Dict[str, Optional[int]]:
         """The normalised counts of the provider's usage object (overridden per format)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _to_messages(completion: Completion, reasoning: Optional[bool]) -> List[Any]:
+        """The assistant turn in the format's request shape (overridden per format)."""
         raise NotImplementedError
 
     def _check_result_error(self, result: Mapping[str, Any]) -> None:
@@ -608,6 +617,7 @@ class Accumulator:
         views = self._views
         return Completion(
             views=lambda: views(output),
+            turn=self._to_messages,
             usage=self._build_usage() if whole else None,
             finish_reason=reason,
             id=self.id or self.fallback_id,
@@ -617,6 +627,36 @@ class Accumulator:
             format=self.format or None,
             extra=self._extra if whole else None,
         )
+
+
+#: One tool result: ``(tool_call, output)`` or ``(tool_call, output, is_error)``.
+ToolResult = Union[Tuple[ToolCall, Any], Tuple[ToolCall, Any, bool]]
+
+
+def tool_results_of(results: Iterable[ToolResult]) -> List[Tuple[ToolCall, Any, bool]]:
+    """*results* as ``(call, output, is_error)`` triples; anything else is an :class:`SSEKitError`."""
+    triples = []
+    for result in results:
+        if not isinstance(result, tuple) or len(result) not in (2, 3) or not isinstance(result[0], ToolCall):
+            raise SSEKitError("a tool result is (tool_call, output) or (tool_call, output, is_error), not %r" % (result,))
+        triples.append((result[0], result[1], bool(result[2]) if len(result) == 3 else False))
+    return triples
+
+
+def output_text(output: Any) -> str:
+    """A tool's output as the text an API takes: a string as it is, anything else as JSON."""
+    if isinstance(output, str):
+        return output
+    try:
+        return json.dumps(output, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError) as exc:
+        raise SSEKitError("a tool output could not be encoded as JSON: %s" % exc) from None
+
+
+def error_text(output: Any) -> str:
+    """A failed tool's output for APIs without an error flag: the text says it is an error."""
+    text = output_text(output)
+    return text if text.lower().startswith("error") else "Error: " + text
 
 
 def tool_call(index: int, id: Any, name: Any, arguments: Any) -> ToolCall:

@@ -10,10 +10,28 @@ the usage chunk with ``choices: []`` (or usage in every chunk: the last wins),
 the stream. The output is the assistant message of each choice, as the next
 request sends it back.
 """
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ..completion import Views
-from .base import Accumulator, Choice, Item, Text, WireFormat, as_int, as_list, freeze, int_at, list_in, resolve, text_of, tool_call
+from ..completion import Completion, Views
+from .base import (
+    Accumulator,
+    Choice,
+    Item,
+    Text,
+    ToolResult,
+    WireFormat,
+    as_int,
+    as_list,
+    error_text,
+    freeze,
+    int_at,
+    list_in,
+    output_text,
+    resolve,
+    text_of,
+    tool_call,
+    tool_results_of,
+)
 
 #: Deltas' keys that stream text (appended); any other key is kept verbatim (lists extended, values replaced).
 _TEXT_KEYS = ("content", "refusal", "reasoning_content", "reasoning")
@@ -227,6 +245,18 @@ class ChatCompletionsAccumulator(Accumulator):
             "cache_creation_input_tokens": int_at(raw, "prompt_tokens_details", "cache_write_tokens"),
         }
 
+    @staticmethod
+    def _to_messages(completion: Completion, reasoning: Optional[bool]) -> List[Any]:
+        """One assistant message; ``reasoning_content`` / ``reasoning`` kept on tool-call turns (or as *reasoning* says)."""
+        message = dict(completion.output[0]) if completion.output else {"role": "assistant"}
+        keep = bool(message.get("tool_calls") or message.get("function_call")) if reasoning is None else reasoning
+        if not keep:
+            message.pop("reasoning_content", None)
+            message.pop("reasoning", None)
+        if message.get("content") is None and not message.get("tool_calls") and not message.get("function_call"):
+            message["content"] = ""  # an assistant message needs content or tool calls
+        return [message]
+
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A ``chat.completion`` object: each choice's ``message`` is merged as one delta."""
         choices = []
@@ -243,9 +273,18 @@ def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
     return isinstance(payload.get("choices"), list) and not isinstance(payload.get("type"), str)
 
 
+def tool_messages(results: Iterable[ToolResult]) -> List[Any]:
+    """One ``{"role": "tool", "tool_call_id", "content"}`` per result (the API has no error flag: errors say so in the text)."""
+    return [
+        {"role": "tool", "tool_call_id": call.id, "content": error_text(output) if is_error else output_text(output)}
+        for call, output, is_error in tool_results_of(results)
+    ]
+
+
 FORMAT = WireFormat(
     name=ChatCompletionsAccumulator.format,
     accumulator=ChatCompletionsAccumulator,
     recognizes=_recognizes,
+    tool_results=tool_messages,
     url_suffixes=("/chat/completions",),
 )

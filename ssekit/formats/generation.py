@@ -8,10 +8,24 @@ The non-streamed result of such a gateway is one object:
 ``{"object": "generation", "id", "model", "text" (or "content"),
 "finish_reason", "tokens_used", "balance_remaining"}``.
 """
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from ..completion import Views
-from .base import Accumulator, Choice, Item, Text, WireFormat, as_dict, as_str, first_int, resolve, text_of
+from ..completion import Completion, Views
+from ..errors import UnsupportedFormatError
+from .base import (
+    Accumulator,
+    Choice,
+    Item,
+    Text,
+    ToolResult,
+    WireFormat,
+    as_dict,
+    as_str,
+    first_int,
+    resolve,
+    text_of,
+    tool_results_of,
+)
 
 # Keys of a generation_end frame (or result) that are not token accounting.
 _NOT_USAGE = frozenset(
@@ -85,6 +99,11 @@ class GenerationAccumulator(Accumulator):
             "cache_creation_input_tokens": None,
         }
 
+    @staticmethod
+    def _to_messages(completion: Completion, reasoning: Optional[bool]) -> List[Any]:
+        """One plain assistant message."""
+        return [{"role": "assistant", "content": completion.text}]
+
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed generation result (see the module docstring for its shape)."""
         self._on_delta({"delta": as_str(result.get("text")) or result.get("content")})
@@ -101,4 +120,16 @@ def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
     return payload.get("object") == "generation" or "tokens_used" in payload
 
 
-FORMAT = WireFormat(name=GenerationAccumulator.format, accumulator=GenerationAccumulator, recognizes=_recognizes)
+def _no_tool_results(results: Iterable[ToolResult]) -> List[Any]:
+    """The format has no tool calls, so no results to send."""
+    if tool_results_of(results):
+        raise UnsupportedFormatError("the generation format has no tool calls to answer")
+    return []
+
+
+FORMAT = WireFormat(
+    name=GenerationAccumulator.format,
+    accumulator=GenerationAccumulator,
+    recognizes=_recognizes,
+    tool_results=_no_tool_results,
+)

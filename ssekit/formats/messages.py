@@ -12,15 +12,16 @@ citations), ``thinking`` (``thinking_delta``, and its own ``signature_delta``),
 next request sends them back.
 """
 import json
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from ..completion import Views
+from ..completion import Completion, Views
 from .base import (
     Accumulator,
     Item,
     JSONText,
     KeyHeader,
     Text,
+    ToolResult,
     WireFormat,
     as_dict,
     as_int,
@@ -29,9 +30,11 @@ from .base import (
     int_at,
     joined,
     list_in,
+    output_text,
     resolve,
     text_of,
     tool_call,
+    tool_results_of,
 )
 
 #: Each block type's streamed string fields, and the delta type that extends each one.
@@ -193,6 +196,11 @@ class MessagesAccumulator(Accumulator):
             "cache_creation_input_tokens": int_at(raw, "cache_creation_input_tokens"),
         }
 
+    @staticmethod
+    def _to_messages(completion: Completion, reasoning: Optional[bool]) -> List[Any]:
+        """One assistant message with every content block exactly as it streamed, in order."""
+        return [{"role": "assistant", "content": list(completion.output)}]
+
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed ``message`` object: its content blocks in order."""
         self._take_ids(result)
@@ -230,10 +238,22 @@ def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
     return isinstance(kind, str) and kind in MessagesAccumulator._events and kind not in ("error", "ping")
 
 
+def tool_result_message(results: Iterable[ToolResult]) -> List[Any]:
+    """ONE user message holding every ``tool_result`` block of the turn (``is_error`` where a tool failed)."""
+    blocks = []  # type: List[Dict[str, Any]]
+    for call, output, is_error in tool_results_of(results):
+        block = {"type": "tool_result", "tool_use_id": call.id, "content": output_text(output)}  # type: Dict[str, Any]
+        if is_error:
+            block["is_error"] = True
+        blocks.append(block)
+    return [{"role": "user", "content": blocks}] if blocks else []
+
+
 FORMAT = WireFormat(
     name=MessagesAccumulator.format,
     accumulator=MessagesAccumulator,
     recognizes=_recognizes,
+    tool_results=tool_result_message,
     key_header=KeyHeader("x-api-key", "", {"anthropic-version": "2023-06-01"}),
     url_suffixes=("/messages",),
 )

@@ -13,25 +13,29 @@ a bare response object without ``type`` (``{"id": "resp_...", "status":
 "in_progress"}``) is understood too.
 """
 import functools
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
-from ..completion import Views
+from ..completion import Completion, Views
 from .base import (
     Accumulator,
     Item,
     Text,
+    ToolResult,
     WireFormat,
     as_dict,
     as_int,
     as_list,
     as_str,
     dicts,
+    error_text,
     int_at,
     joined,
     list_in,
+    output_text,
     resolve,
     text_of,
     tool_call,
+    tool_results_of,
 )
 
 #: Each item type's list of parts, and the streamed string field of a part of each part type.
@@ -322,6 +326,11 @@ class ResponsesAccumulator(Accumulator):
             "cache_creation_input_tokens": None,
         }
 
+    @staticmethod
+    def _to_messages(completion: Completion, reasoning: Optional[bool]) -> List[Any]:
+        """The output items, in order, for the next request's ``input`` (reasoning items beside what follows them)."""
+        return list(completion.output)
+
     def _load_result(self, result: Mapping[str, Any]) -> None:
         """A non-streamed Responses ``response`` object."""
         self._settle(result, "completed")
@@ -397,9 +406,18 @@ def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
     return payload.get("object") == "response" or (isinstance(item_id, str) and item_id.startswith("resp_"))
 
 
+def function_call_outputs(results: Iterable[ToolResult]) -> List[Any]:
+    """One ``{"type": "function_call_output", "call_id", "output"}`` item per result (errors say so in the text)."""
+    return [
+        {"type": "function_call_output", "call_id": call.id, "output": error_text(output) if is_error else output_text(output)}
+        for call, output, is_error in tool_results_of(results)
+    ]
+
+
 FORMAT = WireFormat(
     name=ResponsesAccumulator.format,
     accumulator=ResponsesAccumulator,
     recognizes=_recognizes,
+    tool_results=function_call_outputs,
     url_suffixes=("/responses",),
 )
