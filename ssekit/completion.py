@@ -11,9 +11,51 @@ the answer grows. What each provider's words mean lives in its format module
 import copy
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from .errors import SSEKitError, ToolCallArgumentsError
+
+if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
+    from typing_extensions import TypedDict
+
+    class UsageDict(TypedDict):
+        """:meth:`Usage.to_dict`'s shape."""
+
+        input_tokens: Optional[int]
+        output_tokens: Optional[int]
+        total_tokens: Optional[int]
+        reasoning_tokens: Optional[int]
+        cache_read_input_tokens: Optional[int]
+        cache_creation_input_tokens: Optional[int]
+        final: bool
+        raw: Dict[str, Any]
+
+    class ToolCallDict(TypedDict):
+        """:meth:`ToolCall.to_dict`'s shape."""
+
+        index: int
+        id: Optional[str]
+        name: Optional[str]
+        arguments: str
+        type: str
+
+    class CompletionDict(TypedDict):
+        """:meth:`Completion.to_dict`'s shape."""
+
+        text: str
+        tool_calls: List[ToolCallDict]
+        usage: UsageDict
+        finish_reason: Optional[str]
+        id: Optional[str]
+        model: Optional[str]
+        complete: bool
+        reasoning: str
+        refusal: Optional[str]
+        raw_finish_reason: Optional[str]
+        format: Optional[str]
+        choices: List["CompletionDict"]
+        extra: Dict[str, Any]
+        output: List[Any]
 
 
 @dataclass(frozen=True)
@@ -38,9 +80,9 @@ class Usage:
     def __bool__(self) -> bool:
         return bool(self.raw) or self.total_tokens is not None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> "UsageDict":
         """The counts, ``final`` and ``raw`` as a JSON-ready dict."""
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        return {item.name: getattr(self, item.name) for item in fields(self)}  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -69,9 +111,9 @@ class ToolCall:
                 % (self.name, self.index, exc)
             ) from None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> "ToolCallDict":
         """The call as a JSON-ready dict."""
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        return {item.name: getattr(self, item.name) for item in fields(self)}  # type: ignore[return-value]
 
 
 class Views:
@@ -240,7 +282,7 @@ class Completion:
         shown = ("text", "tool_calls", "usage", "finish_reason", "id", "model", "complete", "reasoning", "refusal", "format")
         return "Completion(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in shown)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> "CompletionDict":
         """A JSON-ready dict of every field (nested values included)."""
         data = {}  # type: Dict[str, Any]
         for name in _FIELDS:
@@ -252,7 +294,7 @@ class Completion:
             elif name == "choices":
                 value = [choice.to_dict() for choice in value]
             data[name] = value
-        return data
+        return data  # type: ignore[return-value]
 
     def to_json(self, **dumps_kwargs: Any) -> str:
         """``json.dumps(self.to_dict())``; keyword arguments go to ``json.dumps``.

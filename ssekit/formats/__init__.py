@@ -18,7 +18,7 @@ reading, error body, route) with one line in that package's registry, its
 tests (``tests/test_<format>.py``), and its example (``examples/format_<format>.py``).
 """
 import json
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._text import NO_SECRETS, Secrets, printable
@@ -31,6 +31,14 @@ from .chat_completions import ChatCompletionsAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
 from .responses import ResponsesAccumulator
+
+if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
+    from typing_extensions import Literal
+
+    #: The names ``format=`` takes (a type checker refuses ``format="chat_completion"``); one per REGISTRY entry.
+    FormatName = Literal["auto", "chat_completions", "responses", "messages", "generation"]
+else:
+    FormatName = str
 
 #: Every wire format, in the order ``format="auto"`` asks them.
 REGISTRY = (
@@ -144,7 +152,7 @@ def _format_names() -> str:
     return ", ".join(["auto"] + sorted(FORMATS))
 
 
-def key_header(format: str, url: str) -> KeyHeader:
+def key_header(format: "FormatName", url: str) -> KeyHeader:
     """How the API key goes out for *format*; with ``"auto"``, the format the URL's path names.
 
     The rule for ``"auto"``: a path ending in a format's ``url_suffixes``
@@ -162,7 +170,7 @@ def key_header(format: str, url: str) -> KeyHeader:
 
 
 def new_accumulator(
-    format: str = "auto", *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
+    format: "FormatName" = "auto", *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
 ) -> Accumulator:
     """A fresh accumulator for *format* (a :data:`FORMATS` name or ``"auto"``); its errors redact *secrets*."""
     if format == "auto":
@@ -173,7 +181,7 @@ def new_accumulator(
     return spec.accumulator(fallback_id=fallback_id, secrets=secrets)
 
 
-def tool_results(format: str, results: Iterable[ToolResult]) -> List[Any]:
+def tool_results(format: "FormatName", results: Iterable[ToolResult]) -> List[Any]:
     """What the next request appends after running the tools: *results* are ``(tool_call, output)`` or
     ``(tool_call, output, is_error)``, *output* a string or JSON-ready value.
 
@@ -187,7 +195,7 @@ def tool_results(format: str, results: Iterable[ToolResult]) -> List[Any]:
     return spec.tool_results(results)
 
 
-def accumulate(events: Iterable[EventLike], format: str = "auto") -> Completion:
+def accumulate(events: Iterable[EventLike], format: "FormatName" = "auto") -> Completion:
     """Feed every event to one accumulator and return the final Completion.
 
     Raises :class:`IncompleteStreamError` (with ``.partial``) when the events
@@ -225,6 +233,7 @@ __all__ = [
     "AutoAccumulator",
     "ChatCompletionsAccumulator",
     "FORMATS",
+    "FormatName",
     "GenerationAccumulator",
     "KEY_HEADER_NAMES",
     "KeyHeader",

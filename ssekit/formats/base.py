@@ -17,23 +17,36 @@ joined only when the snapshot is read.
 import dataclasses
 import json
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
 
-#: What :meth:`Accumulator.add` accepts: an event, its decoded JSON, or its data.
-EventLike = Union[ServerSentEvent, Dict[str, Any], str]
+if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
+    from typing_extensions import Final, Protocol
+
+    class SupportsEvent(Protocol):
+        """Anything with an SSE event's ``event`` and ``data`` (another library's event type)."""
+
+        @property
+        def event(self) -> str: ...
+
+        @property
+        def data(self) -> str: ...
+
+
+#: What :meth:`Accumulator.add` accepts: an event (or a look-alike), its decoded JSON, or its data.
+EventLike = Union[ServerSentEvent, Dict[str, Any], str, "SupportsEvent"]
 
 #: A read-only empty mapping: the stand-in for a field that is missing or not an object.
 EMPTY = MappingProxyType({})  # type: Mapping[str, Any]
 
 #: Most choices (``n``) one stream may open; past it the stream is refused (a hostile stream could open millions).
-MAX_CHOICES = 128
+MAX_CHOICES = 128  # type: Final
 #: Most output items (content blocks, output items, tool calls) one choice may hold (some 25 MB at most).
-MAX_ITEMS = 32768
+MAX_ITEMS = 32768  # type: Final
 
 _loads = json.loads
 # The stdlib scanner json.loads ends in, called directly: for the common event

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ..errors import SSEKitError
-from ..formats import FORMATS, new_accumulator
+from ..formats import FORMATS
 from ..formats.base import BEARER
 from ..sse import iter_sse
 from .builders import build_events, build_result, split_tokens
@@ -347,7 +347,7 @@ def _sample_value(schema: Any) -> Any:
 
 def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
     """How many of *events* carry the first *tokens* text tokens (and what comes before them)."""
-    accumulator = new_accumulator(format)
+    accumulator = FORMATS[format].accumulator()
     seen = 0
     for index, chunk in enumerate(events):
         if any([accumulator.add(sse) for sse in iter_sse([chunk])]):
