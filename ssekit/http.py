@@ -62,7 +62,7 @@ MAX_AFTER_END = 64 * 1024
 REQUEST_OPTIONS = frozenset(
     ["params", "data", "cookies", "files", "auth", "allow_redirects", "proxies", "hooks", "verify", "cert", "stream"]
 )
-_SENDABLE_HEADER = re.compile(r"^\S[^\r\n]*$|^$")  # requests' own rule for a header value
+_SENDABLE_HEADER = re.compile(r"^\S[^\r\n]*\Z|^\Z")  # requests' own rule for a header value
 _JSON_MAX_DEPTH_ERRORS = (ValueError, RecursionError)
 
 

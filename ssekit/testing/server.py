@@ -65,9 +65,8 @@ class ScriptedResponse:
     Slow heads and tails: ``head_delay`` waits that many seconds before the
     status line; ``drip_head`` sends the head one byte at a time, that many
     seconds apart; ``trailer`` items (bytes, str or sleeps, like ``chunks``)
-    are sent as the chunked trailer after the last chunk; ``hold_open``
-    keeps the connection open, silent, after the whole body (as gateways that
-    never close do) until the client leaves or the server closes.
+    are sent as the chunked trailer after the last chunk. (A gateway that
+    keeps the connection open after its last event is ``stall``.)
     """
 
     status: int = 200
@@ -82,7 +81,6 @@ class ScriptedResponse:
     head_delay: float = 0.0
     drip_head: float = 0.0
     trailer: List[ChunkInput] = field(default_factory=list)
-    hold_open: bool = False
 
     def __post_init__(self) -> None:
         if self.framing not in FRAMINGS:
@@ -93,8 +91,6 @@ class ScriptedResponse:
             _as_chunk(item)  # refuse bad items now, not in the server thread
         if self.trailer and self.framing != "chunked":
             raise SSEKitError('a trailer needs framing="chunked"')
-        if self.hold_open and (self.stall or self.cut_after is not None):
-            raise SSEKitError("hold_open excludes stall and cut_after")
         if self.cut_after is not None and self.stall:
             raise SSEKitError("cut_after and stall exclude each other")
         if self.content_length is not None and self.framing != "length":
@@ -333,8 +329,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if response.has_body:
             self._send_body(response, body)
-        if response.hold_open and not self.server.owner._closing.is_set():
-            self._wait_for_disconnect()
 
     def flush_headers(self) -> None:
         """Send the buffered head, late or a byte at a time when the script says so."""
