@@ -14,6 +14,7 @@ import unittest
 from typing import Any, List
 
 import requests
+import urllib3
 from urllib3.util.retry import Retry
 
 from ssekit import (
@@ -61,7 +62,8 @@ class EndMarker(ServerTestCase):
                 self.assertTrue(stream.completion.complete)
 
     def test_well_behaved_servers_keep_one_connection(self) -> None:
-        for framing in ("chunked", "length"):
+        # (urllib3 1.x never pools a Content-Length stream read with read1, with or without ssekit.)
+        for framing in ("chunked", "length") if urllib3.__version__ >= "2" else ("chunked",):
             with self.subTest(framing=framing):
                 self.script(ScriptedResponse.sse(CHAT, framing=framing, interval=0.01))
                 before = self.server.connection_count
