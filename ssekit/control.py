@@ -353,7 +353,7 @@ class Reconnect:
         base = max(self.delay, MIN_RECONNECT_DELAY)
         if failures == 0:
             return base
-        return min(base * 2 ** min(failures - 1, 32), max(MAX_RECONNECT_BACKOFF, base))
+        return min(base * 2.0 ** min(failures - 1, 32), max(MAX_RECONNECT_BACKOFF, base))
 
 
 def attempts(
@@ -414,22 +414,19 @@ def attempts(
                 raise error
             policy = counted
             failures += 1
-        delay = retry_delay(policy, error, max_retry_after) if failures else 0.0
+        delay = retry_delay(policy, error, max_retry_after) if error is not None and failures else 0.0
         if reconnect is not None:
             delay = max(delay, reconnect.pause(failures))
+        reason = describe(error) if error is not None else "the stream ended"
         left = remaining(end)
         if left is not None and delay >= left:
-            reason = describe(error) if error is not None else "the stream ended"
             logger.warning("not retrying: waiting %.2f s would pass the deadline (%.2f s left): %s", delay, left, reason)
             raise error if error is not None else StreamTimeoutError(
                 "the deadline passes before the next reconnection to %s" % reconnect.where  # type: ignore[union-attr]
             )
         if reconnect is not None:
-            logger.info(
-                "reconnecting to %s in %.2f s (%s)",
-                reconnect.where, delay, describe(error) if error is not None else "the stream ended",
-            )
+            logger.info("reconnecting to %s in %.2f s (%s)", reconnect.where, delay, reason)
         else:
-            logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, describe(error))
+            logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, reason)
         if wait(delay, cancel):
             return

@@ -200,7 +200,7 @@ def _active_interrupter() -> Optional[Interrupter]:
 
 def _connect_socket(conn: HTTPConnection, interrupter: Interrupter) -> socket.socket:
     """urllib3's ``create_connection``, but the socket is registered before ``connect()`` blocks on it."""
-    host = conn._dns_host.strip("[]")  # type: ignore[attr-defined]
+    host = conn._dns_host.strip("[]")
     error = None  # type: Optional[OSError]
     family = urllib3_connection.allowed_gai_family()
     for af, socktype, proto, _, address in socket.getaddrinfo(host, conn.port, family, socket.SOCK_STREAM):
@@ -227,7 +227,7 @@ class _TrackedConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         interrupter = _active_interrupter()
         if interrupter is None:
-            return super()._new_conn()  # type: ignore[no-any-return]
+            return super()._new_conn()
         try:
             sock = _connect_socket(self, interrupter)
         except socket.timeout as exc:
@@ -495,7 +495,7 @@ def body_text(response: requests.Response, data: bytes) -> str:
     """*data* decoded with the charset the server declared, UTF-8 when it names no usable text codec."""
     encoding = response.encoding or "utf-8"
     try:
-        if codecs.lookup(encoding)._is_text_encoding:  # type: ignore[attr-defined]
+        if codecs.lookup(encoding)._is_text_encoding:
             return data.decode(encoding, "replace")
     except (LookupError, UnicodeError, TypeError, ValueError):  # charset=bogus, rot13, idna...
         pass

@@ -11,7 +11,7 @@ import enum
 import logging
 import os
 import threading
-from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, cast
+from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -176,7 +176,7 @@ class CompletionStream:
         self._state_lock = threading.Lock()
         self._stop = threading.Event()  # set by a cancel: ends the retry waits
         self._interrupter = Interrupter()  # reaches the socket of the request in progress
-        self._run = None  # type: Optional[Iterator[Tuple[ServerSentEvent, str]]]
+        self._run = None  # type: Optional[Generator[Tuple[ServerSentEvent, str], None, None]]
         self._stepping = threading.Lock()  # held while the run generator executes
         self._attempt = None  # type: Optional[Attempt]
         self._source = None  # type: Optional[EventSource]
@@ -283,7 +283,7 @@ class CompletionStream:
         """What a failure quotes: the answer so far, and whether output already reached the caller."""
         return self.completion, self._attempt is not None and self._attempt.committed
 
-    def _stream(self) -> Iterator[Tuple[ServerSentEvent, str]]:
+    def _stream(self) -> Generator[Tuple[ServerSentEvent, str], None, None]:
         """All attempts of the request under one deadline, one cancel watcher and one interrupter."""
         self._move((State.NEW,), State.RUNNING)
         session = self._session if self._session is not None else requests.Session()
