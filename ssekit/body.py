@@ -11,12 +11,19 @@ import http.client
 import socket
 import time
 import zlib
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, Type
 
 import requests
 import urllib3
 
 from .errors import IncompleteStreamError, StreamTimeoutError
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from .completion import Completion
+
+#: What a stream's reader asks when it fails: the answer rebuilt so far, and whether output
+#: already reached the caller (then the failure is never retried).
+Progress = Callable[[], Tuple["Completion", bool]]
 
 #: What a broken or cut connection raises while the body is read.
 BROKEN_STREAM_ERRORS = (
@@ -72,6 +79,26 @@ def _gunzip(pieces: Iterator[bytes]) -> Iterator[bytes]:
                 yield data
 
 
+def failure(cls: Type[IncompleteStreamError], message: str, progress: Optional[Progress]) -> IncompleteStreamError:
+    """A broken or timed-out read as *cls*, complete: ``.partial`` and what the caller can do, from *progress*."""
+    if progress is None:
+        return cls(message)
+    partial, committed = progress()
+    return cls(
+        "%s; %s%d characters of text received so far are in .partial: send the request again for the whole answer"
+        % (message, "not retried because output had reached the caller; " if committed else "", len(partial.text)),
+        partial=partial,
+    )
+
+
+def shutdown(sock: socket.socket) -> None:
+    """Shut *sock* down for both directions, waking any thread blocked on it (TLS sockets too); never raises."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # not SSLSocket.shutdown, which unwraps first
+    except OSError:
+        pass
+
+
 def _socket_of(response: requests.Response) -> Optional[socket.socket]:
     """The socket under a streaming response (to interrupt a blocked read), if found."""
     raw = response.raw
@@ -90,20 +117,34 @@ class BodyReader:
     fails the same way. Connection faults raise :class:`IncompleteStreamError`.
     """
 
-    def __init__(self, response: requests.Response, *, deadline: Optional[float] = None) -> None:
+    def __init__(
+        self, response: requests.Response, *, deadline: Optional[float] = None, progress: Optional[Progress] = None
+    ) -> None:
         self.raw = response.raw
         self.deadline = deadline
+        self._progress = progress
         self._socket = _socket_of(response)
         self._read_timeout = self._socket.gettimeout() if self._socket is not None else None
+        self._chunks = None  # type: Optional[Iterator[bytes]]
+        encoding = self.raw.headers.get("Content-Encoding", "identity").strip().lower()
+        self._dechunking = _unread_chunked(self.raw) and encoding in ("identity", "gzip", "x-gzip")
+        self._encoding = encoding
 
     def __iter__(self) -> Iterator[bytes]:
-        """Yield the decoded body as it arrives: each read returns what is there now."""
+        return self.chunks()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The decoded body as it arrives (one iterator per reader: :meth:`drain` continues it)."""
+        if self._chunks is None:
+            self._chunks = self._read()
+        return self._chunks
+
+    def _read(self) -> Iterator[bytes]:
         raw = self.raw
         try:
-            encoding = raw.headers.get("Content-Encoding", "identity").strip().lower()
-            if _unread_chunked(raw) and encoding in ("identity", "gzip", "x-gzip"):
+            if self._dechunking:
                 body = self._dechunked(raw)
-                yield from (body if encoding == "identity" else _gunzip(body))
+                yield from (body if self._encoding == "identity" else _gunzip(body))
             elif callable(getattr(raw, "read1", None)):
                 yield from self._read1_chunks(raw)
             else:
@@ -111,9 +152,39 @@ class BodyReader:
         except _TIMEOUT_ERRORS as exc:
             raise self._timeout_error() from exc
         except BROKEN_STREAM_ERRORS as exc:
-            raise IncompleteStreamError(
-                "the connection broke mid-stream (%s)" % type(exc).__name__
+            if self._expired():  # the deadline's interrupt shut the socket down
+                raise self._timeout_error() from exc
+            raise failure(
+                IncompleteStreamError, "the connection broke mid-stream (%s)" % type(exc).__name__, self._progress
             ) from exc
+        if self._expired():  # the socket was shut down at the deadline: not a proper end
+            raise self._timeout_error()
+
+    def drain(self, grace: float, limit: int) -> bool:
+        """Read the rest of the body for at most *grace* seconds and *limit* bytes; True if it ended.
+
+        Used after the format's end marker, so that the connection of a
+        well-behaved server is reused while one that stays open is let go.
+        Only where each read can be bounded (a socket found, no decoder of
+        urllib3's that loops internally); never raises.
+        """
+        if self._socket is None or not (self._dechunking or self._encoding == "identity"):
+            return False
+        end = time.monotonic() + grace
+        self.deadline = end if self.deadline is None else min(self.deadline, end)
+        self._progress = None
+        seen = 0
+        try:
+            for data in self.chunks():
+                seen += len(data)
+                if seen > limit:
+                    return False
+        except Exception:  # a stall, a cut or garbage after the end: the answer is complete anyway
+            return False
+        return True
+
+    def _expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline - 0.001
 
     def _dechunked(self, raw: Any) -> Iterator[bytes]:
         """Chunked bodies: read the socket's buffered file, undo the chunking with bytes operations.
@@ -186,6 +257,7 @@ class BodyReader:
         while not (buffer == b"\r\n" or buffer.endswith(b"\r\n\r\n")):
             if len(buffer) > _MAX_TRAILER:
                 raise urllib3.exceptions.ProtocolError("trailer too long")
+            self._arm_deadline()
             line = response.fp.readline(_MAX_CHUNK_SIZE_LINE)
             if not line:
                 raise http.client.IncompleteRead(b"")
@@ -225,22 +297,19 @@ class BodyReader:
             return
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise self._timeout_error()
+            raise socket.timeout("the deadline passed")
         if self._read_timeout is not None:
             remaining = min(remaining, self._read_timeout)
         self._socket.settimeout(remaining)
 
-    def _timeout_error(self) -> StreamTimeoutError:
-        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
-            return StreamTimeoutError("the stream's deadline passed before it ended")
-        return StreamTimeoutError(
-            "no data for %s s (read timeout): the server stalled" % (self._read_timeout,)
+    def _timeout_error(self) -> IncompleteStreamError:
+        if self._expired():
+            return failure(StreamTimeoutError, "the stream's deadline passed before it ended", self._progress)
+        return failure(
+            StreamTimeoutError, "no data for %s s (read timeout): the server stalled" % (self._read_timeout,), self._progress
         )
 
     def interrupt(self) -> None:
         """Unblock a read in progress from another thread (the read then sees end of stream)."""
         if self._socket is not None:
-            try:
-                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shutdown(self._socket)

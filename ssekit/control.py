@@ -15,10 +15,11 @@ build their own requests get the same loop as :func:`attempts`::
 """
 import contextlib
 import logging
+import math
 import random
 import threading
 import time
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
@@ -28,6 +29,7 @@ from urllib3.util.retry import Retry
 from .errors import (
     APIStatusError,
     IncompleteStreamError,
+    InvalidRequestError,
     SSEKitError,
     StreamConnectionError,
     StreamTimeoutError,
@@ -47,6 +49,10 @@ DEFAULT_JITTER = 0.5
 MAX_RETRY_AFTER = 60.0
 #: How often a cancel watcher looks at the caller's ``threading.Event`` (seconds).
 WATCH_INTERVAL = 0.01
+#: Feeds: the shortest wait before a reconnection, whatever the server's ``retry:`` says (seconds).
+MIN_RECONNECT_DELAY = 0.25
+#: Feeds: the longest wait the backoff after consecutive failed connections grows to (seconds).
+MAX_RECONNECT_BACKOFF = 60.0
 
 #: What ``retry=`` accepts: a count of retries after the first try, or a urllib3 Retry.
 RetryLike = Union[int, Retry, None]
@@ -88,6 +94,31 @@ def bounded_timeout(timeout: TimeoutLike, deadline: Optional[float]) -> TimeoutL
     return (left if connect is None else min(connect, left), left if read is None else min(read, left))
 
 
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def check_timeout(timeout: Any) -> None:
+    """Refuse a ``timeout=`` requests would choke on: seconds >= 0, ``(connect, read)``, or None."""
+    parts = timeout if isinstance(timeout, tuple) and len(timeout) == 2 else (timeout,)
+    if not all(part is None or _seconds(part) for part in parts):
+        raise InvalidRequestError(
+            "timeout must be seconds >= 0, a (connect, read) pair of them, or None; not %r" % (timeout,)
+        )
+
+
+def check_deadline(deadline: Any) -> None:
+    """Refuse a ``deadline=`` that is not a number of seconds > 0 (None: no deadline)."""
+    if deadline is not None and not (_seconds(deadline) and deadline > 0):
+        raise InvalidRequestError("deadline must be seconds > 0 or None, not %r" % (deadline,))
+
+
+def check_cancel(cancel: Any) -> None:
+    """Refuse a ``cancel=`` that is not a ``threading.Event`` (None: none)."""
+    if cancel is not None and not isinstance(cancel, threading.Event):
+        raise InvalidRequestError("cancel must be a threading.Event or None, not %s" % type(cancel).__name__)
+
+
 # --- cancellation ------------------------------------------------------------
 
 
@@ -100,21 +131,38 @@ def wait(seconds: float, cancel: Optional[threading.Event] = None) -> bool:
 
 
 @contextlib.contextmanager
-def watching(event: Optional[threading.Event], on_set: Any) -> Iterator[None]:
-    """Call ``on_set()`` from a small thread once *event* is set, for the length of the block.
+def watching(
+    event: Optional[threading.Event],
+    on_set: Callable[[], Any],
+    deadline: Optional[float] = None,
+    on_deadline: Optional[Callable[[], Any]] = None,
+) -> Iterator[None]:
+    """Call ``on_set()`` from a small thread once *event* is set, or ``on_deadline()`` at the
+    monotonic *deadline*, for the length of the block.
 
-    A ``threading.Event`` cannot wake a thread blocked on a socket, so the
-    watcher does it (``on_set`` interrupts the read). The thread is joined when
-    the block ends; with *event* None nothing is started.
+    A ``threading.Event`` or a clock cannot wake a thread blocked on a socket,
+    so the watcher does it (the callbacks shut the socket down). The thread is
+    joined when the block ends; with neither *event* nor *deadline* nothing
+    is started.
     """
-    if event is None:
+    if on_deadline is None:
+        deadline = None
+    if event is None and deadline is None:
         yield
         return
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
-            if event.wait(WATCH_INTERVAL):
+            left = remaining(deadline)
+            if left is not None and left <= 0:
+                assert on_deadline is not None
+                on_deadline()
+                return
+            step = WATCH_INTERVAL if left is None else min(WATCH_INTERVAL, left) if event is not None else left
+            if event is None:
+                done.wait(step)
+            elif event.wait(step):
                 on_set()
                 return
 
@@ -145,7 +193,7 @@ def retry_policy(retry: RetryLike) -> Retry:
     if isinstance(retry, Retry):
         return retry.new(**{_METHODS_ARG: None, "status_forcelist": retry.status_forcelist or RETRY_STATUSES})
     if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
-        raise SSEKitError("retry must be a count of retries (int >= 0) or a urllib3 Retry, not %r" % (retry,))
+        raise InvalidRequestError("retry must be a count of retries (int >= 0) or a urllib3 Retry, not %r" % (retry,))
     options = {"total": retry, "backoff_factor": DEFAULT_BACKOFF_FACTOR, "status_forcelist": RETRY_STATUSES}
     options[_METHODS_ARG] = None
     if _HAS_JITTER:
@@ -218,10 +266,20 @@ def retry_after(error: BaseException, cap: float = MAX_RETRY_AFTER) -> Optional[
     return min(status[2], cap)
 
 
+def unlimited_policy() -> Retry:
+    """A policy that never runs out of retries (feeds: ``follow_sse`` with ``retry=None``)."""
+    return retry_policy(Retry(total=None, connect=None, read=None, redirect=None, status=None, backoff_factor=0))
+
+
 def retry_delay(policy: Retry, error: BaseException, max_retry_after: float = MAX_RETRY_AFTER) -> float:
-    """Seconds to wait before the next try: urllib3's backoff (plus jitter), or Retry-After if longer."""
+    """Seconds to wait before the next try: urllib3's backoff plus jitter, or Retry-After if longer.
+
+    urllib3 gives the first retry no backoff (and no jitter); ssekit jitters
+    it too, so that clients failed together by one server do not come back
+    together.
+    """
     delay = float(policy.get_backoff_time())
-    if delay > 0 and not _HAS_JITTER:
+    if delay == 0 or not _HAS_JITTER:
         delay += random.random() * DEFAULT_JITTER
     server_wait = retry_after(error, max_retry_after)
     if server_wait is not None and policy.respect_retry_after_header:
@@ -233,11 +291,11 @@ class Attempt:
     """One try of :func:`attempts`: run it as ``with attempt:``.
 
     A retryable failure inside the block is held back so the loop can decide
-    to try again; any other exception, or any failure after :meth:`commit`,
-    propagates unchanged.
+    to try again; any other exception, or any failure after :meth:`commit`
+    (unless the loop follows a feed), propagates unchanged.
     """
 
-    def __init__(self, number: int, deadline: Optional[float]) -> None:
+    def __init__(self, number: int, deadline: Optional[float], hold_committed: bool = False) -> None:
         #: 1 for the first try, 2 for the first retry, ...
         self.number = number
         #: The ``time.monotonic()`` instant the whole loop must end by (None: no deadline).
@@ -246,6 +304,7 @@ class Attempt:
         self.committed = False
         #: The failure held back for the loop, if any.
         self.error = None  # type: Optional[BaseException]
+        self._hold_committed = hold_committed
 
     def __repr__(self) -> str:
         return "<Attempt %d%s>" % (self.number, " committed" if self.committed else "")
@@ -262,10 +321,39 @@ class Attempt:
         return self
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        if exc is None or self.committed or not isinstance(exc, Exception) or not retry_candidate(exc):
+        if exc is None or not isinstance(exc, Exception) or not retry_candidate(exc):
+            return False
+        if self.committed and not self._hold_committed:
             return False
         self.error = exc
         return True
+
+
+class Reconnect:
+    """How a feed's loop reconnects, as a browser's EventSource does (see :func:`attempts`).
+
+    After a connection that ended or delivered events, it waits the server's
+    ``retry:`` delay (*delay* until one came), never less than
+    :data:`MIN_RECONNECT_DELAY`. After consecutive connections that failed
+    without delivering anything, that wait doubles each time up to
+    :data:`MAX_RECONNECT_BACKOFF`, plus jitter (a longer ``Retry-After`` wins).
+    """
+
+    def __init__(self, where: str, delay: float, max_reconnects: Optional[int] = None) -> None:
+        self.where = where
+        self.delay = delay
+        self.max_reconnects = max_reconnects
+
+    def server_delay(self, milliseconds: int, cap: float) -> None:
+        """Take the server's ``retry:`` field (any size: compared as an int, cut to *cap* seconds)."""
+        self.delay = min(milliseconds, int(cap * 1000)) / 1000.0
+
+    def pause(self, failures: int) -> float:
+        """Seconds before the next connection after *failures* consecutive failed ones."""
+        base = max(self.delay, MIN_RECONNECT_DELAY)
+        if failures == 0:
+            return base
+        return min(base * 2.0 ** min(failures - 1, 32), max(MAX_RECONNECT_BACKOFF, base))
 
 
 def attempts(
@@ -274,6 +362,8 @@ def attempts(
     deadline: Optional[float] = None,
     cancel: Optional[threading.Event] = None,
     max_retry_after: float = MAX_RETRY_AFTER,
+    reconnect: Optional[Reconnect] = None,
+    until: Optional[float] = None,
 ) -> Iterator[Attempt]:
     """Yield :class:`Attempt` objects until one succeeds, with ssekit's retry policy.
 
@@ -292,28 +382,51 @@ def attempts(
             with attempt:
                 response = session.post(url, json=body, timeout=attempt.timeout(10))
                 response.raise_for_status()
+
+    With *reconnect* the loop follows a feed: it goes on after attempts that
+    ended well too, and a failure after output (a dropped feed) is retried;
+    the policy counts consecutive failed connections only, and the waits are
+    those of :class:`Reconnect`. It ends after ``reconnect.max_reconnects``
+    reconnections, raising the last failure if that connection delivered nothing.
+    *until* gives the deadline as a ``time.monotonic()`` instant instead (one
+    shared with a watcher, see :func:`watching`).
     """
-    policy = retry_policy(retry)
-    end = deadline_at(deadline)
-    number = 0
+    fresh = policy = retry_policy(retry)
+    end = deadline_at(deadline) if until is None else until
+    number = failures = 0
     while True:
         number += 1
-        attempt = Attempt(number, end)
+        attempt = Attempt(number, end, hold_committed=reconnect is not None)
         yield attempt
         error = attempt.error
-        if error is None:
+        if reconnect is None:
+            if error is None:
+                return
+        elif error is None or attempt.committed:
+            policy, failures = fresh, 0
+        if reconnect is not None and reconnect.max_reconnects is not None and number > reconnect.max_reconnects:
+            if error is not None and not attempt.committed:
+                raise error
             return
-        counted = next_policy(policy, error)
-        if counted is None:
-            raise error
-        policy = counted
-        delay = retry_delay(policy, error, max_retry_after)
+        if error is not None and not attempt.committed:  # (a committed failure propagated, unless following a feed)
+            counted = next_policy(policy, error)
+            if counted is None:
+                raise error
+            policy = counted
+            failures += 1
+        delay = retry_delay(policy, error, max_retry_after) if error is not None and failures else 0.0
+        if reconnect is not None:
+            delay = max(delay, reconnect.pause(failures))
+        reason = describe(error) if error is not None else "the stream ended"
         left = remaining(end)
         if left is not None and delay >= left:
-            logger.warning(
-                "not retrying: waiting %.2f s would pass the deadline (%.2f s left): %s", delay, left, describe(error)
+            logger.warning("not retrying: waiting %.2f s would pass the deadline (%.2f s left): %s", delay, left, reason)
+            raise error if error is not None else StreamTimeoutError(
+                "the deadline passes before the next reconnection to %s" % reconnect.where  # type: ignore[union-attr]
             )
-            raise error
-        logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, describe(error))
+        if reconnect is not None:
+            logger.info("reconnecting to %s in %.2f s (%s)", reconnect.where, delay, reason)
+        else:
+            logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, reason)
         if wait(delay, cancel):
             return

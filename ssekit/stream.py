@@ -1,39 +1,51 @@
 """The high-level streams: ``stream_completion`` for LLM answers, ``follow_sse`` for plain feeds.
 
-Both sit on :mod:`ssekit.http` and take their deadline, cancellation and
-retry rules from :mod:`ssekit.control`; ``stream_completion`` feeds the
-wire-format accumulators of :mod:`ssekit.formats`.
+Both sit on :mod:`ssekit.http` (:func:`~ssekit.http.open_stream` sends and
+classifies each request) and run on the one attempt loop of
+:mod:`ssekit.control` (:func:`~ssekit.control.attempts`): the same retry
+policy, deadline, and cancellation that reaches a wait on the socket at any
+stage; ``stream_completion`` feeds the wire-format accumulators of
+:mod:`ssekit.formats`.
 """
+import enum
 import logging
 import os
 import threading
-import time
-from typing import Any, Callable, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ._text import Secrets, redact_url
+from ._text import redact_url
 from .completion import Completion
-from .control import MAX_RETRY_AFTER, RETRY_STATUSES, Attempt, RetryLike, TimeoutLike, attempts, retry_after, retry_policy, watching
-from .errors import (
-    APIStatusError,
-    EventTooLargeError,
-    IncompleteStreamError,
-    SSEKitError,
-    StreamConnectionError,
-    UnsupportedFormatError,
+from .control import (
+    MAX_RETRY_AFTER,
+    Attempt,
+    Reconnect,
+    RetryLike,
+    TimeoutLike,
+    attempts,
+    check_cancel,
+    check_deadline,
+    check_timeout,
+    deadline_at,
+    retry_policy,
+    unlimited_policy,
+    watching,
 )
-from .formats import Accumulator, completion_from_result, key_header, new_accumulator
+from .errors import InvalidRequestError, SSEKitError
+from .formats import Accumulator, key_header, new_accumulator
 from .http import (
     EventSource,
+    Interrupter,
+    WholeResult,
+    check_headers,
+    check_json,
     close_session,
-    content_type_error,
-    is_event_stream,
-    open_response,
-    parse_body,
-    read_body,
+    open_stream,
     request_secrets,
+    response_id,
+    sendable_event_id,
 )
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 
@@ -41,10 +53,10 @@ __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
 #: Environment variable read for the API key when ``api_key`` is not given.
 API_KEY_ENV = "SSEKIT_API_KEY"
-#: Response headers whose value becomes ``Completion.id`` when the body carries no id.
-ID_HEADERS = ("x-request-id", "x-generation-id")
 #: Seconds ``follow_sse`` waits before reconnecting until the server sends ``retry:``.
 DEFAULT_RECONNECT_DELAY = 3.0
+#: Consecutive failed connections ``follow_sse`` tolerates by default before it raises the last failure.
+DEFAULT_FEED_RETRIES = 8
 
 logger = logging.getLogger("ssekit")
 
@@ -75,36 +87,45 @@ def _request_headers(
     return merged
 
 
-def _response_id(response: requests.Response) -> Optional[str]:
-    """The correlation id a gateway put in the response head (see :data:`ID_HEADERS`)."""
-    for name in ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return value
-    return None
 
 
-def _with_partial(error: SSEKitError, partial: Completion, committed: bool) -> None:
-    """Give *error* ``.partial``; a broken or timed-out read also says what was kept and what to do."""
-    if error.partial is not None:
-        return
-    error.partial = partial
-    if isinstance(error, IncompleteStreamError):
-        error.message = "%s; %s%d characters of text received so far are in .partial: send the request again for the whole answer" % (
-            error.message,
-            "not retried because output had reached the caller; " if committed else "",
-            len(partial.text),
-        )
-        error.args = (error.message,)
+def _check_options(method: Any, timeout: Any, deadline: Any, cancel: Any, max_event_size: Any, on_event: Any) -> None:
+    """Refuse bad keyword values before anything is sent, with :class:`InvalidRequestError`."""
+    if not isinstance(method, str) or not method.isalpha():
+        raise InvalidRequestError("method must be an HTTP method name such as 'POST', not %r" % (method,))
+    check_timeout(timeout)
+    check_deadline(deadline)
+    check_cancel(cancel)
+    if isinstance(max_event_size, bool) or not isinstance(max_event_size, int) or max_event_size <= 0:
+        raise InvalidRequestError("max_event_size must be a number of bytes > 0, not %r" % (max_event_size,))
+    if on_event is not None and not callable(on_event):
+        raise InvalidRequestError("on_event must be callable, not %s" % type(on_event).__name__)
+
+
+class State(enum.Enum):
+    """Where a :class:`CompletionStream` is in its life."""
+
+    NEW = "not started"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_ENDED = (State.FINISHED, State.FAILED, State.CANCELLED)
 
 
 class CompletionStream:
     """One streamed completion: iterate for the text deltas, or call :meth:`events` for raw events.
 
-    Nothing is sent before iteration starts. :attr:`completion` is the answer
-    so far (final after the loop). :meth:`cancel` / :meth:`close` stop it from
-    this or another thread, interrupting a read blocked on the socket; the loop
-    then ends quietly and :attr:`cancelled` is True. Made by :func:`stream_completion`.
+    Nothing is sent before iteration starts; a stream is read once (iterating
+    it again after its end raises :class:`SSEKitError`). :attr:`completion` is
+    the answer so far (final after the loop). :meth:`cancel` / :meth:`close`
+    stop it from this or another thread at any stage (connecting, waiting for
+    the response head, reading, waiting to retry); the loop then ends quietly
+    and :attr:`cancelled` is True. Made by :func:`stream_completion`, whose
+    docstring describes the parameters; they are checked here, before
+    anything is sent (:class:`InvalidRequestError`).
     """
 
     def __init__(
@@ -123,9 +144,16 @@ class CompletionStream:
         method: str = "POST",
         on_event: Optional[EventHook] = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        **request_kwargs: Any
+        max_retry_after: float = MAX_RETRY_AFTER,
+        auth: Any = None,
+        verify: Any = None,
+        cert: Any = None,
+        proxies: Optional[Mapping[str, str]] = None,
+        params: Any = None
     ) -> None:
         new_accumulator(format)  # an unknown format fails here, not mid-request
+        _check_options(method, timeout, deadline, cancel, max_event_size, on_event)
+        check_json(json)
         self.url = url
         self.method = method.upper()
         self.timeout = timeout
@@ -135,16 +163,20 @@ class CompletionStream:
         self.response = None  # type: Optional[requests.Response]
         self._json = json
         self._headers = _request_headers(headers, api_key, format, url)
+        check_headers(self._headers)
         self._session = session
         self._retry = retry_policy(retry)
+        self._max_retry_after = max_retry_after
         self._cancel_event = cancel
         self._on_event = on_event
         self._max_event_size = max_event_size
-        self._request_kwargs = request_kwargs
-        self._stop = threading.Event()
-        self._cancelled = False
-        self._finished = False
-        self._run = None  # type: Optional[Iterator[Tuple[ServerSentEvent, str]]]
+        options = {"auth": auth, "verify": verify, "cert": cert, "proxies": proxies, "params": params}
+        self._request_kwargs = {name: value for name, value in options.items() if value is not None}
+        self._state = State.NEW
+        self._state_lock = threading.Lock()
+        self._stop = threading.Event()  # set by a cancel: ends the retry waits
+        self._interrupter = Interrupter()  # reaches the socket of the request in progress
+        self._run = None  # type: Optional[Generator[Tuple[ServerSentEvent, str], None, None]]
         self._stepping = threading.Lock()  # held while the run generator executes
         self._attempt = None  # type: Optional[Attempt]
         self._source = None  # type: Optional[EventSource]
@@ -152,15 +184,14 @@ class CompletionStream:
         self._completion = None  # type: Optional[Completion]
 
     def __repr__(self) -> str:
-        if self._cancelled:
-            state = "cancelled"
-        elif self._finished:
-            state = "finished"
-        else:
-            state = "running" if self._run is not None else "not started"
-        return "<CompletionStream %s %s %s>" % (self.method, redact_url(self.url), state)
+        return "<CompletionStream %s %s %s>" % (self.method, redact_url(self.url), self._state.value)
 
     # --- the caller's view ---------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Where the stream is: not started, running, finished, failed or cancelled."""
+        return self._state
 
     @property
     def completion(self) -> Completion:
@@ -174,7 +205,7 @@ class CompletionStream:
     @property
     def cancelled(self) -> bool:
         """True when the stream was stopped (cancel, close, break, Ctrl-C) before its end."""
-        return self._cancelled
+        return self._state is State.CANCELLED
 
     def __iter__(self) -> Iterator[str]:
         """The text deltas, each as soon as its event arrives."""
@@ -188,25 +219,19 @@ class CompletionStream:
         return self._deliver(text=False)
 
     def cancel(self) -> None:
-        """Stop the stream from this or any other thread; a read blocked on the body returns at once.
-
-        (While the server has not sent the response head yet, the cancel takes
-        effect when it arrives, or at the connect/read timeout or the deadline.)
-        """
-        if self._finished:
+        """Stop the stream from this or any other thread, at whatever stage it is; a wait on the socket returns at once."""
+        if not self._move((State.NEW, State.RUNNING), State.CANCELLED):
             return
-        self._cancelled = True
         self._stop.set()
+        self._interrupter.interrupt("cancel")
         source = self._source
         if source is not None:
-            source.interrupt()
+            source.interrupt()  # (a connection opened without the interrupter's knowledge)
 
     def close(self) -> None:
         """Cancel if still running and release the connection (and the session ssekit opened)."""
         self.cancel()
-        if self._run is None:
-            self._finished = True
-        elif self._stepping.acquire(blocking=False):
+        if self._run is not None and self._stepping.acquire(blocking=False):
             try:
                 self._run.close()
             finally:
@@ -221,10 +246,23 @@ class CompletionStream:
 
     # --- the machinery -------------------------------------------------------
 
+    def _move(self, sources: Tuple[State, ...], target: State) -> bool:
+        """Go to *target* if the state is one of *sources*; True if it moved."""
+        with self._state_lock:
+            if self._state not in sources:
+                return False
+            self._state = target
+            return True
+
     def _deliver(self, text: bool) -> Iterator[Any]:
         """Hand text deltas (or events) to the caller; the attempt is committed before each one."""
         if self._run is None:
             self._run = self._stream()
+        elif self._state in _ENDED:
+            raise SSEKitError(
+                "this CompletionStream was already read to its end (%s): .completion holds the answer; "
+                "call stream_completion() again for a new request" % self._state.value
+            )
         run = self._run
         try:
             while True:
@@ -241,26 +279,32 @@ class CompletionStream:
         finally:
             self.close()  # a break or an error: release now, not when the generator is collected
 
-    def _stream(self) -> Iterator[Tuple[ServerSentEvent, str]]:
-        """All attempts of the request under one deadline and one cancel watcher."""
+    def _progress(self) -> Tuple[Completion, bool]:
+        """What a failure quotes: the answer so far, and whether output already reached the caller."""
+        return self.completion, self._attempt is not None and self._attempt.committed
+
+    def _stream(self) -> Generator[Tuple[ServerSentEvent, str], None, None]:
+        """All attempts of the request under one deadline, one cancel watcher and one interrupter."""
+        self._move((State.NEW,), State.RUNNING)
         session = self._session if self._session is not None else requests.Session()
+        interrupter = self._interrupter
+        end = deadline_at(self.deadline)
         try:
-            with watching(self._cancel_event, self.cancel):
-                for attempt in attempts(self._retry, deadline=self.deadline, cancel=self._stop):
+            with watching(self._cancel_event, self.cancel, end, lambda: interrupter.interrupt("deadline")):
+                for attempt in attempts(self._retry, until=end, cancel=self._stop, max_retry_after=self._max_retry_after):
                     self._attempt = attempt
                     with attempt:
                         yield from self._try(session, attempt)
-        except SSEKitError as exc:
+            self._move((State.RUNNING,), State.FINISHED)
+        except SSEKitError:
             if self._stop.is_set():  # the cancel's interrupt broke the read or the request
                 return
-            _with_partial(exc, self.completion, self._attempt is not None and self._attempt.committed)
+            self._move((State.RUNNING,), State.FAILED)
             raise
         except BaseException as exc:
-            if not isinstance(exc, Exception):  # Ctrl-C, or the generator closed by a break
-                self._cancelled = True
-            raise
+            self._move((State.RUNNING,), State.FAILED if isinstance(exc, Exception) else State.CANCELLED)
+            raise  # (Ctrl-C, or the generator closed by a break: cancelled)
         finally:
-            self._finished = True
             self._source = None
             if self._session is None:
                 close_session(session)
@@ -270,77 +314,110 @@ class CompletionStream:
         if self._stop.is_set():
             return
         secrets = request_secrets(session, self.url, self._headers, self._request_kwargs.get("auth"))
-        response = open_response(
-            session,
-            self.method,
-            self.url,
-            secrets=secrets,
-            json=self._json,
-            headers=self._headers,
-            timeout=attempt.timeout(self.timeout),
-            **self._request_kwargs
-        )
-        self.response = response
-        fallback_id = _response_id(response)
-        logger.debug("%s %s: HTTP %d, id %s", self.method, redact_url(self.url), response.status_code, fallback_id)
-        accumulator = self._accumulator = new_accumulator(self.format, fallback_id=fallback_id, secrets=secrets)
-        source = self._source = EventSource(response, deadline=attempt.deadline, max_event_size=self._max_event_size)
-        with source:
-            if self._stop.is_set():  # cancelled while the request was on its way
-                return
-            if is_event_stream(response):
-                pairs = ((event, accumulator.add(event)) for event in source.iter_sse())  # type: Iterator[Tuple[ServerSentEvent, str]]
-            else:
-                pairs = iter([self._whole_result(response, fallback_id, secrets)])
-            for event, delta in pairs:
-                if self._on_event is not None:
-                    attempt.commit()
-                    self._on_event(event)
-                yield event, delta
-            if self._completion is None:  # (a whole result is complete already)
-                self._completion = accumulator.finish()
-
-    def _whole_result(
-        self, response: requests.Response, fallback_id: Optional[str], secrets: Secrets
-    ) -> Tuple[ServerSentEvent, str]:
-        """A complete non-streamed JSON answer as one (event, text) pair; anything else raises."""
-        expected = "text/event-stream or a JSON result of a known format"
-        if "json" not in (response.headers.get("Content-Type") or "").lower():
-            raise content_type_error(response, secrets, expected)
-        data = read_body(response, self._max_event_size + 1)
-        if len(data) > self._max_event_size:
-            raise EventTooLargeError(
-                "the non-streamed JSON answer exceeds the %d-byte limit (raise max_event_size if this server is trusted)"
-                % self._max_event_size,
-                limit=self._max_event_size,
-            )
         try:
-            self._completion = completion_from_result(
-                parse_body(response, data), fallback_id=fallback_id, secrets=secrets
+            answer = open_stream(
+                session,
+                self.method,
+                self.url,
+                secrets=secrets,
+                deadline=attempt.deadline,
+                interrupter=self._interrupter,
+                max_event_size=self._max_event_size,
+                progress=self._progress,
+                results=True,
+                json=self._json,
+                headers=self._headers,
+                timeout=attempt.timeout(self.timeout),
+                **self._request_kwargs
             )
-        except UnsupportedFormatError:
-            raise content_type_error(response, secrets, expected, body=data) from None
-        return ServerSentEvent(data=data.decode("utf-8", "replace")), self._completion.text
+            self.response = answer.response
+            logger.debug("%s %s: HTTP %d", self.method, redact_url(self.url), answer.response.status_code)
+            if isinstance(answer, WholeResult):
+                self._completion = answer.completion
+                yield from self._hooked(attempt, iter([(answer.event, answer.completion.text)]))
+                return
+            accumulator = self._accumulator = new_accumulator(
+                self.format, fallback_id=response_id(answer.response), secrets=secrets
+            )
+            self._source = answer
+            with answer:
+                if not self._stop.is_set():  # (cancelled while the request was on its way)
+                    yield from self._hooked(attempt, self._pairs(answer, accumulator))
+                    self._completion = accumulator.finish()
+        finally:
+            self._interrupter.forget()
+
+    def _pairs(self, source: EventSource, accumulator: Accumulator) -> Iterator[Tuple[ServerSentEvent, str]]:
+        """(event, text delta) pairs; at the format's end marker the rest of the body is not waited for."""
+        for event in source.iter_sse():
+            delta = accumulator.add(event)
+            if accumulator.ended:
+                source.finish()  # a server that keeps the connection open must not hold a complete answer
+                yield event, delta
+                return
+            yield event, delta
+
+    def _hooked(self, attempt: Attempt, pairs: Iterator[Tuple[ServerSentEvent, str]]) -> Iterator[Tuple[ServerSentEvent, str]]:
+        """*pairs*, each shown to ``on_event`` first (which commits the attempt: the caller saw output)."""
+        for event, delta in pairs:
+            if self._on_event is not None:
+                attempt.commit()
+                self._on_event(event)
+            yield event, delta
 
 
-def stream_completion(url: str, *, json: Any, **options: Any) -> CompletionStream:
+def stream_completion(
+    url: str,
+    *,
+    json: Any,
+    session: Optional[requests.Session] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    api_key: Optional[str] = None,
+    timeout: TimeoutLike = None,
+    deadline: Optional[float] = None,
+    retry: RetryLike = 2,
+    format: str = "auto",
+    cancel: Optional[threading.Event] = None,
+    method: str = "POST",
+    on_event: Optional[EventHook] = None,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    max_retry_after: float = MAX_RETRY_AFTER,
+    auth: Any = None,
+    verify: Any = None,
+    cert: Any = None,
+    proxies: Optional[Mapping[str, str]] = None,
+    params: Any = None
+) -> CompletionStream:
     """Stream an LLM completion: POST *json* to *url* and read the answer as it arrives.
 
     Returns a :class:`CompletionStream` (use it in a ``with`` block); nothing
-    is sent until it is iterated. The *options* are the keyword parameters of
-    :class:`CompletionStream`: ``session``, ``headers``, ``api_key``,
-    ``timeout``, ``deadline``, ``retry`` (2), ``format`` ("auto"), ``cancel``,
-    ``method`` ("POST"), ``on_event``, ``max_event_size``. *api_key* (default: the ``SSEKIT_API_KEY``
-    environment variable) is sent as ``Authorization: Bearer``, never logged.
-    *timeout* is as in requests (the read part bounds the silence between
-    bytes); *deadline* bounds the whole stream in seconds, connecting and
-    retry waits included; both raise :class:`StreamTimeoutError` with
-    ``.partial``. *retry* (an int or a urllib3 ``Retry``) retries connection
-    errors, timeouts and 408/409/429/5xx only before output reached the
-    caller; later failures raise :class:`IncompleteStreamError` with
-    ``.partial``. *cancel* is a ``threading.Event`` that stops the stream as
-    :meth:`CompletionStream.cancel` does; *on_event* is called with each event
-    after it is accumulated. Other keyword arguments go to ``session.request``.
+    is sent until it is iterated, but every argument is checked at once
+    (:class:`InvalidRequestError`: a bad URL, a header or key that cannot be
+    sent, ``json`` with NaN, ``deadline=-1``, ``timeout="abc"``, a ``cancel``
+    that is not a ``threading.Event``, a bad ``retry``).
+
+    - *api_key* (default: the ``SSEKIT_API_KEY`` environment variable) is
+      sent as the format sends keys (``Authorization: Bearer``; Messages
+      ``x-api-key``), never logged; *headers* are added to the request.
+    - *timeout* is as in requests (the read part bounds the silence between bytes).
+    - *deadline* bounds the whole stream in seconds, from the first byte sent
+      to the last byte read: connecting, the response head, error and JSON
+      bodies, the stream, retry waits. Both raise :class:`StreamTimeoutError`
+      with ``.partial``.
+    - *retry* (an int or a urllib3 ``Retry``) retries connection errors,
+      timeouts and 408/409/429/5xx only before output reached the caller,
+      with jittered exponential backoff (first wait 0-0.5 s) or ``Retry-After``
+      (cut to *max_retry_after* seconds), never on the failed connection;
+      later failures raise :class:`IncompleteStreamError` with ``.partial``.
+    - *cancel* is a ``threading.Event`` that stops the stream as
+      :meth:`CompletionStream.cancel` does, at any stage, within milliseconds.
+    - *format* names the wire format ("auto" recognises it); at the format's
+      end marker reading stops, so a server that keeps the connection open
+      cannot turn a complete answer into a timeout.
+    - *on_event* is called with each event after it is accumulated;
+      *max_event_size* bounds an event (and a non-streamed answer) in bytes;
+      *method* is the HTTP method; *auth*, *verify*, *cert*, *proxies* and
+      *params* go to ``session.request``.
 
     ::
 
@@ -349,7 +426,11 @@ def stream_completion(url: str, *, json: Any, **options: Any) -> CompletionStrea
                 print(text, end="", flush=True)
         print(stream.completion.usage)
     """
-    return CompletionStream(url, json=json, **options)
+    return CompletionStream(
+        url, json=json, session=session, headers=headers, api_key=api_key, timeout=timeout, deadline=deadline,
+        retry=retry, format=format, cancel=cancel, method=method, on_event=on_event, max_event_size=max_event_size,
+        max_retry_after=max_retry_after, auth=auth, verify=verify, cert=cert, proxies=proxies, params=params,
+    )
 
 
 def follow_sse(
@@ -360,62 +441,111 @@ def follow_sse(
     last_event_id: Optional[str] = None,
     max_reconnects: Optional[int] = None,
     reconnect_delay: float = DEFAULT_RECONNECT_DELAY,
+    retry: RetryLike = DEFAULT_FEED_RETRIES,
+    deadline: Optional[float] = None,
+    cancel: Optional[threading.Event] = None,
+    max_retry_after: float = MAX_RETRY_AFTER,
+    timeout: TimeoutLike = None,
+    headers: Optional[Mapping[str, str]] = None,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     **requests_kwargs: Any
 ) -> Iterator[ServerSentEvent]:
     """Yield the events of a plain SSE feed across reconnections, as a browser's EventSource does.
 
     After the stream ends or drops (or a connection error, a timeout, a
-    408/409/429/5xx), it waits the server's ``retry:`` delay (*reconnect_delay*
-    until the server sends one; a longer ``Retry-After`` wins) and reconnects, sending the last seen id as
-    ``Last-Event-ID``. It stops on HTTP 204, raises on any other status or a
-    non-SSE answer, and after *max_reconnects* reconnections (None: no limit)
-    ends quietly, or raises the last failure if that connection delivered
-    nothing. *requests_kwargs* (``headers``, ``timeout``, ``max_event_size``,
-    ...) apply to every connection. Stop it by leaving the loop::
+    408/409/429/5xx), it waits and reconnects, sending the last seen id as
+    ``Last-Event-ID`` (an id that cannot be sent as a header, beyond Latin-1
+    say, is sent percent-encoded as UTF-8). The wait is the server's
+    ``retry:`` delay (*reconnect_delay*, 3 s, until the server sends one),
+    never under 0.25 s; after consecutive connections that failed without
+    delivering an event it doubles each time (3, 6, 12... s) up to 60 s,
+    plus up to 0.5 s of jitter, and a longer ``Retry-After`` (cut to
+    *max_retry_after*) wins. It stops on HTTP 204, raises on any other status
+    or a non-SSE answer, and after *max_reconnects* reconnections (None: no
+    limit) ends quietly, or raises the last failure if that connection
+    delivered nothing. It runs on the same loop as :func:`stream_completion`:
+    *retry* (an int, 8 by default, or a urllib3 ``Retry``; None: unlimited)
+    bounds the consecutive failed connections (about 4.5 minutes of backoff
+    at the default delay) before the last failure is raised,
+    *deadline* (seconds in all) ends the feed with :class:`StreamTimeoutError`,
+    *cancel* (a ``threading.Event``) ends it quietly at any stage, waits
+    included. *requests_kwargs* (``timeout``, ``auth``...) apply to every
+    connection. Arguments are checked at once (:class:`InvalidRequestError`).
+    Stop it by leaving the loop::
 
         for sse in ssekit.follow_sse(session, "https://example.com/jobs/42/events", timeout=(5, 60)):
             print(sse.event, sse.data)
     """
-    headers = CaseInsensitiveDict(requests_kwargs.pop("headers", None) or {})  # type: CaseInsensitiveDict[str]
-    max_event_size = requests_kwargs.pop("max_event_size", DEFAULT_MAX_EVENT_SIZE)
-    where = "%s %s" % (method.upper(), redact_url(url))
+    _check_options(method, timeout, deadline, cancel, max_event_size, None)
+    check_headers(headers)
+    unknown = set(requests_kwargs) - {"params", "data", "json", "cookies", "auth", "allow_redirects", "proxies", "hooks", "verify", "cert"}
+    if unknown:
+        raise InvalidRequestError("follow_sse() got unknown keyword argument(s): %s" % ", ".join(sorted(unknown)))
+    if "json" in requests_kwargs:
+        check_json(requests_kwargs["json"])
+    policy = unlimited_policy() if retry is None else retry_policy(retry)
+    reconnect = Reconnect("%s %s" % (method.upper(), redact_url(url)), reconnect_delay, max_reconnects)
+    return _follow(
+        session, url, method, last_event_id, reconnect, policy, deadline, cancel, max_retry_after,
+        timeout, CaseInsensitiveDict(headers or {}), max_event_size, requests_kwargs,
+    )
+
+
+def _follow(
+    session: requests.Session,
+    url: str,
+    method: str,
+    last_event_id: Optional[str],
+    reconnect: Reconnect,
+    retry: RetryLike,
+    deadline: Optional[float],
+    cancel: Optional[threading.Event],
+    max_retry_after: float,
+    timeout: TimeoutLike,
+    headers: "CaseInsensitiveDict[str]",
+    max_event_size: int,
+    requests_kwargs: Any,
+) -> Iterator[ServerSentEvent]:
+    """The generator behind :func:`follow_sse` (its arguments checked)."""
     secrets = request_secrets(session, url, headers, requests_kwargs.get("auth"))
-    delay = reconnect_delay
-    reconnects = 0
-    while True:
-        if last_event_id:
-            headers["Last-Event-ID"] = last_event_id
-        else:
-            headers.pop("Last-Event-ID", None)
-        failure = None  # type: Optional[SSEKitError]
-        delivered = False
-        try:
-            response = open_response(session, method, url, secrets=secrets, headers=headers, **requests_kwargs)
-            with EventSource(response, max_event_size=max_event_size) as source:
-                if response.status_code == 204:
-                    logger.info("%s answered 204 No Content: the feed is over", where)
-                    return
-                if not is_event_stream(response):
-                    raise content_type_error(response, secrets)
-                decoder = source.decoder
-                decoder.last_event_id = last_event_id  # the id persists across connections
-                try:
-                    for event in source.iter_sse():
-                        delivered = True
-                        yield event
-                finally:
-                    last_event_id = decoder.last_event_id
-                    if decoder.retry is not None:
-                        delay = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
-        except (StreamConnectionError, IncompleteStreamError, APIStatusError) as exc:
-            if isinstance(exc, APIStatusError) and exc.status_code not in RETRY_STATUSES:
-                raise
-            failure = exc
-        if max_reconnects is not None and reconnects >= max_reconnects:
-            if failure is not None and not delivered:
-                raise failure
-            return
-        reconnects += 1
-        pause = max(delay, retry_after(failure) or 0.0) if failure is not None else delay
-        logger.info("reconnecting to %s in %.2f s (%s)", where, pause, failure or "the stream ended")
-        time.sleep(pause)
+    stop = threading.Event()
+    interrupter = Interrupter()
+
+    def on_cancel() -> None:
+        stop.set()
+        interrupter.interrupt("cancel")
+
+    end = deadline_at(deadline)
+    try:
+        with watching(cancel, on_cancel, end, lambda: interrupter.interrupt("deadline")):
+            for attempt in attempts(retry, until=end, cancel=stop, max_retry_after=max_retry_after, reconnect=reconnect):
+                with attempt:
+                    if last_event_id:
+                        headers["Last-Event-ID"] = sendable_event_id(last_event_id)
+                    else:
+                        headers.pop("Last-Event-ID", None)
+                    try:
+                        source = cast(EventSource, open_stream(
+                            session, method, url, secrets=secrets, deadline=attempt.deadline, interrupter=interrupter,
+                            max_event_size=max_event_size, no_content=True, headers=headers,
+                            timeout=attempt.timeout(timeout), **requests_kwargs
+                        ))  # (results=False: never a WholeResult)
+                        with source:
+                            if source.response.status_code == 204:
+                                logger.info("%s answered 204 No Content: the feed is over", reconnect.where)
+                                return
+                            decoder = source.decoder
+                            decoder.last_event_id = last_event_id  # the id persists across connections
+                            try:
+                                for event in source.iter_sse():
+                                    attempt.commit()
+                                    yield event
+                            finally:
+                                last_event_id = decoder.last_event_id
+                                if decoder.retry is not None:
+                                    reconnect.server_delay(decoder.retry, max_retry_after)
+                    finally:
+                        interrupter.forget()
+    except SSEKitError:
+        if not stop.is_set():
+            raise

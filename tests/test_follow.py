@@ -7,7 +7,7 @@ from typing import Any, List
 import requests
 
 from ssekit import APIStatusError, ContentTypeError, ServerSentEvent, follow_sse
-from ssekit.errors import StreamConnectionError
+from ssekit.errors import InvalidRequestError, StreamConnectionError, StreamTimeoutError
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
 
 FIRST = b"retry: 50\nid: 1\ndata: a\n\n"
@@ -144,6 +144,88 @@ class Stopping(FollowTestCase):
         while threading.active_count() > before and time.monotonic() < deadline:
             time.sleep(0.01)  # the server's stalled handler ends only once our side closed
         self.assertLessEqual(threading.active_count(), before)
+
+
+class Pacing(FollowTestCase):
+    def test_retry_zero_has_a_floor(self) -> None:
+        self.script(ScriptedResponse.sse([b"retry: 0\ndata: tick\n\n"], framing="length"))
+        start = time.monotonic()
+        for _ in follow_sse(self.session, self.url, timeout=(2, 2)):
+            if time.monotonic() - start > 1.0:
+                break
+        self.assertLessEqual(len(self.server.requests), 6, "%d connections in 1 s" % len(self.server.requests))
+
+    def test_consecutive_failures_back_off_until_the_retries_are_spent(self) -> None:
+        arrivals = []  # type: List[float]
+
+        def busy(request: RecordedRequest) -> ScriptedResponse:
+            arrivals.append(time.monotonic())
+            return ScriptedResponse.json({"error": "busy"}, status=503)
+
+        self.server.route("/feed", busy)
+        with self.assertRaises(APIStatusError):
+            self.follow(retry=3, reconnect_delay=0)
+        gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+        self.assertEqual(len(arrivals), 4)
+        self.assertGreaterEqual(gaps[0], 0.25)  # the floor, even for the first reconnection
+        self.assertGreater(gaps[2], gaps[0] * 1.5, gaps)
+
+    def test_a_delivering_connection_resets_the_backoff(self) -> None:
+        self.script(ScriptedResponse.sse([FIRST], cut_after=len(FIRST) + 3))  # drops after one event, every time
+        events = self.follow(retry=0, max_reconnects=3)  # retry=0: any failure without an event would raise
+        self.assertEqual([event.data for event in events], ["a"] * 4)
+
+    def test_a_huge_retry_field_is_cut_to_max_retry_after(self) -> None:
+        self.script(ScriptedResponse.sse([b"retry: " + b"9" * 4000 + b"\ndata: x\n\n"]))
+        start = time.monotonic()
+        events = self.follow(max_reconnects=1, max_retry_after=0.3)
+        self.assertEqual([event.data for event in events], ["x", "x"])
+        self.assertLess(time.monotonic() - start, 2)
+
+
+class CancelAndDeadline(FollowTestCase):
+    def test_cancel_during_a_long_reconnect_wait(self) -> None:
+        self.script(ScriptedResponse.sse([SECOND]))  # no retry: field: the 30 s delay holds
+        cancel = threading.Event()
+        events = []  # type: List[str]
+        start = time.monotonic()
+        threading.Timer(0.4, cancel.set).start()
+        for event in follow_sse(self.session, self.url, reconnect_delay=30, cancel=cancel, timeout=(2, 5)):
+            events.append(event.data)
+        self.assertLess(time.monotonic() - start, 0.9)
+        self.assertEqual(events, ["b"])
+
+    def test_cancel_while_a_stalled_stream_is_read(self) -> None:
+        self.script(ScriptedResponse.sse([FIRST], stall=True))
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        start = time.monotonic()
+        self.assertEqual(len(list(follow_sse(self.session, self.url, cancel=cancel, timeout=(2, 10)))), 1)
+        self.assertLess(time.monotonic() - start, 0.8)
+
+    def test_the_deadline_ends_a_wait_and_a_read(self) -> None:
+        for response in (ScriptedResponse.sse([SECOND]), ScriptedResponse.sse([SECOND], stall=True)):
+            with self.subTest(stall=response.stall):
+                self.script(response)
+                start = time.monotonic()
+                with self.assertRaises(StreamTimeoutError):
+                    list(follow_sse(self.session, self.url, reconnect_delay=30, deadline=0.8, timeout=(2, 10)))
+                self.assertLess(time.monotonic() - start, 2.0)
+
+    def test_bad_arguments_are_refused_at_the_call(self) -> None:
+        for options in ({"cancel": True}, {"deadline": -1}, {"timeout": "x"}, {"retyr": 2}, {"headers": {"X": "\u65e5"}}):
+            with self.subTest(options=options):
+                with self.assertRaises(InvalidRequestError):
+                    follow_sse(self.session, self.url, **options)  # type: ignore[arg-type]
+        self.assertEqual(self.server.requests, [])
+
+
+class UnsendableIds(FollowTestCase):
+    def test_an_id_beyond_latin_1_is_sent_percent_encoded(self) -> None:
+        self.script(ScriptedResponse.sse(["id: \u65e5\u672c-1\ndata: a\n\n"]), NO_CONTENT)
+        events = self.follow()
+        self.assertEqual([event.id for event in events], ["\u65e5\u672c-1"])
+        self.assertEqual(self.last_event_ids(), [None, "%E6%97%A5%E6%9C%AC-1"])
 
 
 if __name__ == "__main__":

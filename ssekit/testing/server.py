@@ -61,6 +61,12 @@ class ScriptedResponse:
     open until the client leaves or the server closes; ``content_length``
     sends that Content-Length instead of the true one (``"length"`` framing
     only; the connection is closed after the body when it lies).
+
+    Slow heads and tails: ``head_delay`` waits that many seconds before the
+    status line; ``drip_head`` sends the head one byte at a time, that many
+    seconds apart; ``trailer`` items (bytes, str or sleeps, like ``chunks``)
+    are sent as the chunked trailer after the last chunk. (A gateway that
+    keeps the connection open after its last event is ``stall``.)
     """
 
     status: int = 200
@@ -72,13 +78,19 @@ class ScriptedResponse:
     cut_after: Optional[int] = None
     stall: bool = False
     content_length: Optional[int] = None
+    head_delay: float = 0.0
+    drip_head: float = 0.0
+    trailer: List[ChunkInput] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.framing not in FRAMINGS:
             raise SSEKitError("framing must be one of %s, not %r" % (", ".join(FRAMINGS), self.framing))
         self.chunks = list(self.chunks)
-        for item in self.chunks:
+        self.trailer = list(self.trailer)
+        for item in self.chunks + self.trailer:
             _as_chunk(item)  # refuse bad items now, not in the server thread
+        if self.trailer and self.framing != "chunked":
+            raise SSEKitError('a trailer needs framing="chunked"')
         if self.cut_after is not None and self.stall:
             raise SSEKitError("cut_after and stall exclude each other")
         if self.content_length is not None and self.framing != "length":
@@ -255,6 +267,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         """Any method: read and record the request, then send its scripted response."""
         owner = self.server.owner
+        self._head_plan = (0.0, 0.0)
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
@@ -312,9 +325,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         if response.framing == "close":
             self.send_header("Connection", "close")
+        self._head_plan = (response.head_delay, response.drip_head)
         self.end_headers()
         if response.has_body:
             self._send_body(response, body)
+
+    def flush_headers(self) -> None:
+        """Send the buffered head, late or a byte at a time when the script says so."""
+        delay, drip = getattr(self, "_head_plan", (0.0, 0.0))
+        if not (delay or drip):
+            super().flush_headers()
+            return
+        head = b"".join(getattr(self, "_headers_buffer", []))
+        self._headers_buffer = []  # type: List[bytes]
+        closing = self.server.owner._closing
+        if delay and closing.wait(delay):
+            return
+        for index in range(len(head)) if drip else ():
+            self.wfile.write(head[index : index + 1])
+            if closing.wait(drip):
+                return
+        if not drip:
+            self.wfile.write(head)
 
     def _send_body(self, response: ScriptedResponse, body: List[Chunk]) -> None:
         chunked = response.framing == "chunked"
@@ -336,7 +368,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif response.stall:
             self._wait_for_disconnect()
         elif chunked:
-            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(b"0\r\n")
+            for item in map(_as_chunk, response.trailer):
+                if isinstance(item, float):
+                    if self.server.owner._closing.wait(item):
+                        self.close_connection = True
+                        return
+                else:
+                    self.wfile.write(item)
+            self.wfile.write(b"\r\n")
 
     def _write(self, data: bytes, chunked: bool, announced: Optional[int] = None) -> None:
         """Send one piece at once; chunked, it is one HTTP chunk, cut short if *announced* is larger."""
