@@ -18,7 +18,7 @@ _MIN_SECRET = 4
 _MIN_SECRET_PART = 8
 #: Query parameters whose values are treated as secrets (``?key=...`` as some APIs take keys).
 _SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|password", re.I)
-#: Headers that carry credentials whatever the format (the formats add their own key headers).
+#: Headers that carry credentials across many APIs, whatever the format (each format module adds the one it sends).
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key")
 
 # C0 and C1 controls, DEL, and the Unicode controls that reorder or hide text on a terminal.

@@ -25,7 +25,7 @@ from . import __version__
 from ._text import printable
 from .completion import Completion
 from .errors import SSEKitError
-from .formats import FORMATS, new_accumulator
+from .formats import FORMATS, FormatName, new_accumulator
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, iter_sse
 from .stream import API_KEY_ENV, stream_completion
 from .testing.gateway import DEFAULT_PROMPT, PATHS, LocalGateway, sample_request
@@ -345,7 +345,7 @@ def run_stream(
     *,
     headers: Optional[Dict[str, str]] = None,
     api_key: Optional[str] = None,
-    format: str = "auto",
+    format: "FormatName" = "auto",
     events: bool = False,
     timeout: float = READ_TIMEOUT,
     deadline: Optional[float] = None,
@@ -545,7 +545,7 @@ def _add_verbose(sub: argparse.ArgumentParser) -> None:
 class _Parser(argparse.ArgumentParser):
     """argparse, except that unknown arguments are not echoed: after a typo (``--api-kye sk-...``) one may be a key."""
 
-    def parse_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None) -> Any:
+    def parse_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None) -> Any:  # type: ignore[override]
         """Parse like argparse; name only the unknown options, count the other unknown values."""
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
@@ -697,7 +697,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     for output in (sys.stdout, sys.stderr):
         if hasattr(output, "reconfigure"):  # text the console cannot encode is escaped, not a crash
-            output.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            output.reconfigure(errors="backslashreplace")
     try:
         args = build_parser().parse_args(argv)
         with _ssekit_log(args.verbose) as log:
@@ -711,7 +711,7 @@ def _run(args: argparse.Namespace, log: LogLines) -> int:
     """Run the chosen command, turning expected failures into one line on stderr and an exit code."""
     code = EXIT_FAILURE
     try:
-        return args.func(args)
+        return int(args.func(args))
     except CommandError as exc:
         line, code = str(exc), exc.exit_code
     except Shown as exc:

@@ -32,6 +32,7 @@ from .errors import (
     InvalidRequestError,
     SSEKitError,
     StreamConnectionError,
+    StreamError,
     StreamTimeoutError,
 )
 from ._text import redact_url
@@ -41,6 +42,8 @@ logger = logging.getLogger("ssekit")
 
 #: Statuses retried when the policy names none: timeout, conflict, rate limit, server errors.
 RETRY_STATUSES = frozenset([408, 409, 429] + list(range(500, 600)))
+#: The status an in-stream error that says it is passing (``StreamError.retryable``) counts as: 503.
+PASSING_STREAM_ERROR_STATUS = 503
 #: Backoff factor of the policy an ``int`` retry count gets (urllib3: factor * 2 ** (n - 1)).
 DEFAULT_BACKOFF_FACTOR = 0.5
 #: Most seconds of random jitter added to each backoff.
@@ -194,7 +197,7 @@ def retry_policy(retry: RetryLike) -> Retry:
         return retry.new(**{_METHODS_ARG: None, "status_forcelist": retry.status_forcelist or RETRY_STATUSES})
     if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
         raise InvalidRequestError("retry must be a count of retries (int >= 0) or a urllib3 Retry, not %r" % (retry,))
-    options = {"total": retry, "backoff_factor": DEFAULT_BACKOFF_FACTOR, "status_forcelist": RETRY_STATUSES}
+    options = {"total": retry, "backoff_factor": DEFAULT_BACKOFF_FACTOR, "status_forcelist": RETRY_STATUSES}  # type: Dict[str, Any]
     options[_METHODS_ARG] = None
     if _HAS_JITTER:
         options["backoff_jitter"] = DEFAULT_JITTER
@@ -215,6 +218,8 @@ def _status_of(error: BaseException) -> Optional[Tuple[int, Any, Optional[float]
     """(status, headers, Retry-After seconds) of an HTTP status failure, else None."""
     if isinstance(error, APIStatusError):
         return error.status_code, error.headers, error.retry_after
+    if isinstance(error, StreamError) and error.retryable:  # overloaded or rate limited inside the stream
+        return PASSING_STREAM_ERROR_STATUS, {}, None
     response = getattr(error, "response", None)
     if isinstance(error, requests.HTTPError) and response is not None:
         return response.status_code, response.headers, parse_retry_after(response.headers.get("Retry-After"))
@@ -229,11 +234,11 @@ def _counted_as(error: BaseException) -> Optional[Dict[str, Any]]:
         return {"response": HTTPResponse(body=b"", headers=status[1], status=status[0], preload_content=False)}
     reason = describe(error)
     if isinstance(error, StreamTimeoutError):
-        return {"error": ReadTimeoutError(None, None, reason)}
+        return {"error": ReadTimeoutError(None, None, reason)}  # type: ignore[arg-type]  # (no pool to name)
     if isinstance(error, (StreamConnectionError, requests.ConnectionError)):  # ConnectTimeout included
         return {"error": ConnectTimeoutError(reason)}  # urllib3's class for "could not connect"
     if isinstance(error, requests.Timeout):
-        return {"error": ReadTimeoutError(None, None, reason)}
+        return {"error": ReadTimeoutError(None, None, reason)}  # type: ignore[arg-type]  # (no pool to name)
     if isinstance(error, IncompleteStreamError):
         return {"error": ProtocolError(reason)}
     return None

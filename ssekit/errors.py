@@ -39,8 +39,9 @@ class APIStatusError(SSEKitError):
         body: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         retry_after: Optional[float] = None,
+        partial: "Optional[Completion]" = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, partial=partial)
         self.status_code = status_code
         self.body = body
         self.headers = dict(headers or {})
@@ -132,8 +133,10 @@ def status_error_class(status_code: int) -> "Type[APIStatusError]":
 class ContentTypeError(SSEKitError):
     """A 2xx response that is not an event stream (and not a result we accept)."""
 
-    def __init__(self, message: str, *, content_type: str, body_preview: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, content_type: str, body_preview: str = "", partial: "Optional[Completion]" = None
+    ) -> None:
+        super().__init__(message, partial=partial)
         self.content_type = content_type
         self.body_preview = body_preview
 

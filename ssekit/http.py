@@ -45,8 +45,9 @@ from .errors import (
     StreamConnectionError,
     StreamTimeoutError,
     UnsupportedFormatError,
+    status_error_class,
 )
-from .formats import completion_from_result
+from .formats import KEY_HEADER_NAMES, completion_from_result
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 
 EVENT_STREAM = "text/event-stream"
@@ -71,7 +72,9 @@ _JSON_MAX_DEPTH_ERRORS = (ValueError, RecursionError)
 
 def request_secrets(session: requests.Session, url: str, headers: Optional[Mapping[str, Any]], auth: Any = None) -> Secrets:
     """Every secret a request on *session* carries: its own and the session's key headers, the URL, ``auth``."""
-    return Secrets.of_request(session.headers, headers, url=url, auth=auth if auth is not None else session.auth)
+    return Secrets.of_request(
+        session.headers, headers, url=url, auth=auth if auth is not None else session.auth, key_headers=KEY_HEADERS
+    )
 
 
 def check_url(url: Any) -> None:
@@ -414,7 +417,7 @@ def open_response(
 
 
 #: Request headers that carry API keys besides Authorization (which requests itself strips).
-KEY_HEADERS = tuple(name for name in CREDENTIAL_HEADERS if name != "authorization")
+KEY_HEADERS = tuple(sorted((set(CREDENTIAL_HEADERS) | set(KEY_HEADER_NAMES)) - {"authorization"}))
 _REDIRECTS = SessionRedirectMixin()  # requests' own redirect rules, used for the key headers too
 
 
@@ -579,15 +582,14 @@ def status_error(
     message = "HTTP %d %s from %s" % (response.status_code, printable(response.reason or "", 100), where)
     if detail:
         message += ": " + detail
-    error = APIStatusError(
+    return status_error_class(response.status_code)(
         secrets.redact(message),
         status_code=response.status_code,
         body=body,
         headers=response.headers,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        partial=partial,
     )
-    error.partial = partial  # (the constructor takes no partial)
-    return error
 
 
 def is_event_stream(response: requests.Response) -> bool:
@@ -610,14 +612,13 @@ def content_type_error(
     if body is None:
         body = read_body(response, 2048, deadline, partial)
     preview = secrets.redact(printable(" ".join(body_text(response, body[:2048]).split())[:200]))
-    error = ContentTypeError(
+    return ContentTypeError(
         "expected %s but the server answered %d with %s: %r"
         % (expected, response.status_code, content_type, preview),
         content_type=content_type,
         body_preview=preview,
+        partial=partial,
     )
-    error.partial = partial  # (the constructor takes no partial)
-    return error
 
 
 def response_id(response: requests.Response) -> Optional[str]:
@@ -734,7 +735,7 @@ def _whole_result(
         )
     except UnsupportedFormatError:
         raise content_type_error(response, secrets, expected, body=data, partial=partial) from None
-    return WholeResult(response, completion, ServerSentEvent(data=body_text(response, data)))
+    return WholeResult(response, completion, ServerSentEvent(event="message", data=body_text(response, data)))
 
 
 def open_stream(

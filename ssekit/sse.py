@@ -102,7 +102,8 @@ class ServerSentEvent(NamedTuple):
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
-    __hash__ = tuple.__hash__
+    def __hash__(self) -> int:  # (defining __eq__ would otherwise unset it)
+        return tuple.__hash__(self)
 
 
 #: Builds a ServerSentEvent from a 4-tuple in C, skipping NamedTuple's Python-level
@@ -389,7 +390,7 @@ class SSEDecoder:
             if data is None:
                 data = value
             else:
-                if data.__class__ is str:
+                if isinstance(data, str):
                     data = [data]
                     size = len(data[0]) + 1
                 data.append(value)

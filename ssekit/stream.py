@@ -34,7 +34,7 @@ from .control import (
     watching,
 )
 from .errors import InvalidRequestError, SSEKitError
-from .formats import Accumulator, key_header, new_accumulator
+from .formats import Accumulator, FormatName, key_header, new_accumulator
 from .http import (
     EventSource,
     Interrupter,
@@ -65,7 +65,7 @@ EventHook = Callable[[ServerSentEvent], None]
 
 
 def _request_headers(
-    headers: Optional[Mapping[str, str]], api_key: Optional[str], format: str, url: str
+    headers: Optional[Mapping[str, str]], api_key: Optional[str], format: "FormatName", url: str
 ) -> "CaseInsensitiveDict[str]":
     """The caller's headers plus the key from *api_key* or :data:`API_KEY_ENV`, as *format* sends it.
 
@@ -139,7 +139,7 @@ class CompletionStream:
         timeout: TimeoutLike = None,
         deadline: Optional[float] = None,
         retry: RetryLike = 2,
-        format: str = "auto",
+        format: "FormatName" = "auto",
         cancel: Optional[threading.Event] = None,
         method: str = "POST",
         on_event: Optional[EventHook] = None,
@@ -376,7 +376,7 @@ def stream_completion(
     timeout: TimeoutLike = None,
     deadline: Optional[float] = None,
     retry: RetryLike = 2,
-    format: str = "auto",
+    format: "FormatName" = "auto",
     cancel: Optional[threading.Event] = None,
     method: str = "POST",
     on_event: Optional[EventHook] = None,

@@ -21,6 +21,8 @@ import requests
 
 from ssekit import (
     APIStatusError,
+    BadRequestError,
+    InternalServerError,
     Completion,
     ContentTypeError,
     EventTooLargeError,
@@ -174,7 +176,7 @@ class OversizedInput(HostileTestCase):
 
     def test_huge_error_body_is_read_only_up_to_64_kib(self) -> None:
         url = self.serve(ScriptedResponse.text(b"z" * (20 << 20), status=400, content_type="text/plain"))
-        error, _, elapsed = self.fail_stream(APIStatusError, url)
+        error, _, elapsed = self.fail_stream(BadRequestError, url)
         self.assertEqual(error.status_code, 400)
         self.assertEqual(error.body, "z" * 65536)
         self.assertLess(len(str(error)), 400)
@@ -302,7 +304,7 @@ class WrongAnswers(HostileTestCase):
 
     def test_502_with_html(self) -> None:
         url = self.serve(ScriptedResponse.text(self.HTML, status=502))
-        error, _, _ = self.fail_stream(APIStatusError, url)
+        error, _, _ = self.fail_stream(InternalServerError, url)
         self.assertEqual(error.status_code, 502)
         self.assertIn("HTTP 502", str(error))
         self.assertTrue(str(error).endswith(": 502 Bad Gateway"), str(error))

@@ -7,6 +7,7 @@ from a route function. Responses can be streamed with any HTTP framing
 paced, cut mid-body or stalled, so clients can be tested against the faults
 real servers produce. Standard library only.
 """
+import email.message
 import http.client
 import http.server
 import json
@@ -177,14 +178,14 @@ class RecordedRequest:
 
     ``path`` is the request target without the query string; ``query`` is the
     raw query string (``""`` if none; parse it with ``urllib.parse.parse_qs``);
-    ``headers`` is an ``http.client.HTTPMessage`` (case-insensitive
+    ``headers`` is an ``email.message.Message`` (case-insensitive
     ``headers["x-api-key"]`` / ``.get()``); ``body`` is the full request body.
     """
 
     method: str
     path: str
     query: str
-    headers: http.client.HTTPMessage = field(repr=False)
+    headers: email.message.Message = field(repr=False)
     body: bytes = field(repr=False)
 
     def json(self) -> Any:
@@ -224,7 +225,8 @@ class _HTTPServer(http.server.HTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can take seconds.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(

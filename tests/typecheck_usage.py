@@ -1,0 +1,111 @@
+# pyright: strict
+"""A user's script touching every public name of ssekit, for ``mypy --strict`` and ``pyright --strict``.
+
+tests/test_typing.py type-checks it (when the checkers are installed) and runs
+it against ssekit's own local gateway, so it must stay both well-typed and true.
+"""
+import threading
+from typing import Dict, List, Optional
+
+import requests
+
+import ssekit
+from ssekit.testing import LocalGateway, ScriptedResponse, SSEServer, build_events, build_result, chunkings
+
+
+def decode() -> List[ssekit.ServerSentEvent]:
+    decoder = ssekit.SSEDecoder()
+    events = decoder.feed(b"event: ping\ndata: {}\n\n") + decoder.close()
+    events += list(ssekit.iter_sse([b"data: 1\n\n"]))
+    events += list(ssekit.iter_sse_lines(["data: 2", ""]))
+    first: ssekit.ServerSentEvent = events[0]
+    name: str = first.event
+    data: str = first.data
+    last_id: Optional[str] = first.id
+    retry: Optional[int] = first.retry
+    assert (name, data, last_id, retry) == ("ping", "{}", None, None)
+    assert first.json() == {}
+    return events
+
+
+def accumulate_every_format() -> Dict[str, ssekit.Completion]:
+    results: Dict[str, ssekit.Completion] = {}
+    accumulators = [ssekit.ChatCompletionsAccumulator(), ssekit.ResponsesAccumulator(),
+                    ssekit.MessagesAccumulator(), ssekit.GenerationAccumulator()]  # fmt: skip
+    for accumulator in accumulators:
+        for event in ssekit.iter_sse(build_events(accumulator.format, "Hi.")):
+            delta: str = accumulator.add(event)
+            assert isinstance(delta, str)
+        completion = accumulator.finish()
+        results[accumulator.format] = completion
+    completion = ssekit.accumulate(ssekit.iter_sse(build_events("messages", "Hi.")), format="messages")
+    text: str = completion.text
+    calls: List[ssekit.ToolCall] = completion.tool_calls
+    usage: ssekit.Usage = completion.usage
+    total: Optional[int] = usage.total_tokens
+    cached: Optional[int] = usage.cache_read_input_tokens
+    reason: Optional[str] = completion.finish_reason
+    assert (text, calls, total is not None, cached, reason) == ("Hi.", [], True, None, "stop")
+    assert completion.to_dict()["usage"]["output_tokens"] == usage.output_tokens
+    turn = completion.to_messages()
+    follow_up = turn + ssekit.tool_results("messages", [])
+    assert follow_up == [{"role": "assistant", "content": [{"type": "text", "text": "Hi."}]}]
+    assert ssekit.Completion is type(completion)
+    return results
+
+
+def stream(gateway: LocalGateway) -> ssekit.Completion:
+    cancel = threading.Event()
+    with ssekit.stream_completion(gateway.url("chat_completions"), json={"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True},
+                                  timeout=(5, 30), deadline=60, retry=2, cancel=cancel) as answer:  # fmt: skip
+        pieces = [text for text in answer]
+        assert not answer.cancelled
+    assert "".join(pieces) == answer.completion.text
+    try:
+        with ssekit.stream_completion(gateway.url("messages"), json={}, retry=0, format="messages") as refused:
+            list(refused.events())
+    except ssekit.APIStatusError as error:
+        status: int = error.status_code
+        assert status == 400 and isinstance(error, ssekit.BadRequestError)
+    except (ssekit.StreamError, ssekit.IncompleteStreamError, ssekit.StreamTimeoutError) as error:
+        partial: Optional[ssekit.Completion] = error.partial
+        raise AssertionError(partial)
+    return answer.completion
+
+
+def follow(gateway: LocalGateway) -> List[str]:
+    with requests.Session() as session:
+        events = list(ssekit.follow_sse(session, gateway.feed_url, max_reconnects=10, timeout=(5, 30)))
+        with ssekit.connect_sse(session, "GET", gateway.feed_url, timeout=(5, 30)) as source:
+            first = next(iter(source.iter_sse()))
+    for attempt in ssekit.attempts(1, deadline=10):
+        with attempt:
+            attempt.commit()
+    return [event.data for event in events] + [first.data]
+
+
+def testing_kit() -> None:
+    server = SSEServer().start()
+    try:
+        server.script("/v1", ScriptedResponse.sse(build_events("generation", "Hi.")))
+        assert ssekit.accumulate(ssekit.iter_sse(requests.post(server.url("/v1"), json={}).iter_content(None))).text == "Hi."
+    finally:
+        server.close()
+    assert build_result("generation", "Hi.")["text"] == "Hi."
+    assert all(b"".join(chunks) for chunks in chunkings(b"data: x\n\n", count=1))
+
+
+def main() -> None:
+    decode()
+    accumulate_every_format()
+    testing_kit()
+    with LocalGateway() as gateway:
+        stream(gateway)
+        follow(gateway)
+    error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)
+    assert isinstance(error, ssekit.APIStatusError)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
