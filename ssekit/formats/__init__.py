@@ -25,7 +25,7 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from . import chat_completions, generation, messages, responses
+from . import chat_completions, cohere, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
 from .generation import GenerationAccumulator
@@ -38,6 +38,7 @@ REGISTRY = (
     responses.FORMAT,
     chat_completions.FORMAT,
     generation.FORMAT,
+    cohere.FORMAT,  # after the others: its events are theirs to none, and its result test (message + finish_reason) is the loosest
 )  # type: Tuple[WireFormat, ...]
 
 #: Format name -> its :class:`WireFormat`.
