@@ -29,7 +29,6 @@ from .base import (
     WireFormat,
     as_dict,
     as_int,
-    as_list,
     as_str,
     dicts,
     freeze,
@@ -226,11 +225,11 @@ class CohereAccumulator(Accumulator):
     @staticmethod
     def _views(frozen: Any) -> Views:
         content = dicts(frozen.get("content"))
-        thinking = (text_of(item.get("thinking")) for item in content if item.get("type") == "thinking")
+        thinking = [text_of(item.get("thinking")) for item in content if item.get("type") == "thinking"]
         calls = dicts(frozen.get("tool_calls"))
         return Views(
             text=joined(text_of(item.get("text")) for item in content if item.get("type") == "text"),
-            reasoning=joined(iter(list(thinking) + [text_of(frozen.get("tool_plan"))]), "\n\n"),
+            reasoning=joined(iter(thinking + [text_of(frozen.get("tool_plan"))]), "\n\n"),
             tool_calls=[
                 tool_call(position, call.get("id"), as_dict(call.get("function")).get("name"), as_dict(call.get("function")).get("arguments"))
                 for position, call in enumerate(calls)
