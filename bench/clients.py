@@ -124,6 +124,22 @@ def extractor(fmt: str, sink: Sink, out: Extracted) -> Callable[[Dict[str, Any]]
             elif kind in ("error", "response.failed"):
                 raise RuntimeError(obj)
 
+    elif fmt == "cohere":
+
+        def feed(obj: Dict[str, Any]) -> None:
+            kind = obj["type"]
+            if kind == "content-delta":
+                sink(obj["delta"]["message"]["content"]["text"])
+            elif kind == "tool-call-delta":
+                calls[obj["index"]][2].append(obj["delta"]["message"]["tool_calls"]["function"]["arguments"])
+            elif kind == "tool-call-start":
+                call = obj["delta"]["message"]["tool_calls"]
+                calls[obj["index"]] = [call["id"], call["function"]["name"], []]
+            elif kind == "message-end":
+                delta = obj["delta"]
+                out.finish = delta["finish_reason"]
+                out.usage = (delta["usage"]["tokens"]["input_tokens"], delta["usage"]["tokens"]["output_tokens"])
+
     else:
         raise ValueError(fmt)
     return feed
@@ -321,7 +337,7 @@ def client_ssekit_iter_sse(job: Dict[str, Any], sink: Sink) -> Run:
     return run
 
 
-_ACCUMULATORS = {"chat": "chat_completions", "tools": "chat_completions", "messages": "messages", "responses": "responses"}
+_ACCUMULATORS = {"chat": "chat_completions", "tools": "chat_completions", "messages": "messages", "responses": "responses", "cohere": "cohere"}
 
 
 def _completion_result(completion: Any) -> Result:

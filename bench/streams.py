@@ -7,8 +7,10 @@ characters of content (with ``service_tier``, ``system_fingerprint``,
 ``"usage": null`` and the ``obfuscation`` padding), a usage chunk and
 ``[DONE]``; parallel tool calls whose arguments arrive in fragments; Anthropic
 Messages events (``event:`` + ``data:`` lines, ping, a text block and a
-``tool_use`` block); and the OpenAI Responses API (``sequence_number`` in every
-event, the whole text repeated by the closing events, as the API does).
+``tool_use`` block); the OpenAI Responses API (``sequence_number`` in every
+event, the whole text repeated by the closing events, as the API does); and
+Cohere v2 chat (hyphenated ``event:`` names, a text item, a tool plan and one
+tool call, usage with ``billed_units`` and ``tokens``).
 
 ``build(fmt, n)`` returns a :class:`Stream` with *n* content events (plus the
 few opening and closing ones); :func:`digest` reduces any client's result to
@@ -19,7 +21,7 @@ import json
 import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-FORMATS = ("chat", "tools", "messages", "responses")
+FORMATS = ("chat", "tools", "messages", "responses", "cohere")
 
 #: What each SDK is asked for; the server ignores request bodies.
 CHAT_MODEL = "gpt-4.1-2025-04-14"
@@ -29,7 +31,7 @@ TOOL_CALLS = 4  # parallel tool calls in the "tools" stream
 TOOL_NAMES = ("search_docs", "get_weather", "lookup_order", "run_query")
 
 # Normalised finish reasons, so raw and normalised answers compare equal.
-FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls"}
+FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls", "TOOL_CALL": "tool_calls"}
 
 _WORDS = (
     "the of and to in is that it for on with as was be at by this from or an are not but have had "
@@ -315,7 +317,36 @@ def _responses(stream: Stream, n: int) -> None:
     stream.expected = digest(text, [], (INPUT_TOKENS, n), "completed")
 
 
-_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses}
+# --- Cohere v2 chat ---------------------------------------------------------------
+
+
+def _cohere(stream: Stream, n: int) -> None:
+    start = {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}
+    stream.add(_event({"id": "7f3c2a10-5b8e-4d1f-a6c9-0e2b4d6f8a13", "type": "message-start", "delta": start}, "message-start"))
+    stream.add(_event({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}, "content-start"))
+    head = b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":'
+    parts = []
+    for i in range(n):
+        k = i % _POOL
+        parts.append(PIECES[k])
+        stream.add(head + _JSON_PIECES[k] + b"}}}}\n\n", True)
+    stream.add(_event({"type": "content-end", "index": 0}, "content-end"))
+    for piece in PIECES[:12]:
+        stream.add(_event({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": piece}}}, "tool-plan-delta"))
+    call_id = "%s_%s" % (TOOL_NAMES[0], "q8gr2ydwzq6p")
+    call = {"id": call_id, "type": "function", "function": {"name": TOOL_NAMES[0], "arguments": ""}}
+    stream.add(_event({"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": call}}}, "tool-call-start"))
+    fragments = ['{"query": "'] + _ARG_PIECES[:16] + ['"}']
+    for fragment in fragments:
+        delta = {"message": {"tool_calls": {"function": {"arguments": fragment}}}}
+        stream.add(_event({"type": "tool-call-delta", "index": 0, "delta": delta}, "tool-call-delta"))
+    stream.add(_event({"type": "tool-call-end", "index": 0}, "tool-call-end"))
+    usage = {"billed_units": {"input_tokens": INPUT_TOKENS, "output_tokens": n}, "tokens": {"input_tokens": INPUT_TOKENS, "output_tokens": n}}
+    stream.add(_event({"type": "message-end", "delta": {"finish_reason": "TOOL_CALL", "usage": usage}}, "message-end"))
+    stream.expected = digest("".join(parts), [(call_id, TOOL_NAMES[0], "".join(fragments))], (INPUT_TOKENS, n), "TOOL_CALL")
+
+
+_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "cohere": _cohere}
 
 
 def build(fmt: str, n: int, keep_events: bool = True) -> Stream:
@@ -331,6 +362,8 @@ def request_body(fmt: str) -> Dict[str, Any]:
         return {"model": CLAUDE_MODEL, "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
     if fmt == "responses":
         return {"model": CHAT_MODEL, "input": "Hi", "stream": True}
+    if fmt == "cohere":
+        return {"model": "command-a-03-2025", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
     return {"model": CHAT_MODEL, "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "Hi"}]}
 
 

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .formats import (
     ChatCompletionsAccumulator,
+    CohereAccumulator,
     GenerationAccumulator,
     MessagesAccumulator,
     ResponsesAccumulator,
@@ -86,6 +87,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ChatCompletionsAccumulator",
+    "CohereAccumulator",
     "Completion",
     "CompletionStream",
     "ConflictError",

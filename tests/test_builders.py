@@ -18,6 +18,7 @@ from ssekit.testing.builders import (
     split_tokens,
     sse_event,
 )
+from ssekit.testing.providers import PROVIDERS
 
 CALLS = [
     {"id": "call_1", "name": "alpha", "arguments": '{"first": "value one", "n": 1}'},
@@ -46,7 +47,7 @@ class Framing(unittest.TestCase):
         self.assertEqual(sse_event("[DONE]"), b"data: [DONE]\n\n")
 
     def test_each_item_is_exactly_one_event(self) -> None:
-        for name in ["chat_completions", "responses", "messages", "generation"]:
+        for name in sorted(PROVIDERS):
             options = {} if name == "generation" else {"tool_calls": CALLS}
             for item in build_events(name, "One two.", **options):
                 with self.subTest(format=name, item=item[:40]):

@@ -68,7 +68,7 @@ class Examples(unittest.TestCase):
         wanted = {
             "basic_print", "collect_response", "usage_stats", "tool_calls", "cancel_after_tokens", "cancel_from_thread",
             "timeouts", "retry_backoff", "format_chat_completions", "format_responses", "format_messages",
-            "format_generation", "follow_feed", "testing_with_ssekit",
+            "format_generation", "format_cohere", "follow_feed", "testing_with_ssekit",
         }  # fmt: skip
         self.assertLessEqual(wanted, set(EXAMPLES))
 
@@ -149,6 +149,13 @@ class Examples(unittest.TestCase):
         self.assertIn("finish_reason: stop", out)
         self.assertIn("tokens_used: %d, balance_remaining: 9000" % (len(TOKENS) + 6), out)
         self.assertIn("generation id (log it for support): gen_local1", out)
+
+    def test_format_cohere(self) -> None:
+        out = self.output("format_cohere")
+        self.assertIn(DEFAULT_ANSWER + "\n", out)
+        self.assertIn("finish_reason: stop (raw 'COMPLETE')", out)
+        self.assertIn("usage: 12 in, %d out (billed: 12 in, %d out)" % (len(TOKENS), len(TOKENS)), out)
+        self.assertIn("/v2/chat", [request["path"] for request in self.remote_requests])
 
     def test_follow_feed(self) -> None:
         lines = self.output("follow_feed").splitlines()

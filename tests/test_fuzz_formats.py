@@ -1,4 +1,4 @@
-"""Property tests of the four accumulators on random valid and random corrupted streams.
+"""Property tests of the accumulators on random valid and random corrupted streams.
 
 Valid streams are generated here, independently of ``ssekit.testing.builders``:
 random Unicode text in random pieces, parallel tool calls whose JSON
@@ -112,7 +112,7 @@ def interleave(queues: Sequence[Sequence[Any]], rng: random.Random) -> List[Tupl
         positions[i] += 1
 
 
-# --- the four wire formats, written from the vendors' documentation -----------------------
+# --- the wire formats, written from the vendors' documentation -----------------------
 
 
 def chat_stream(spec: Spec, rng: random.Random) -> List[Event]:
@@ -226,11 +226,48 @@ def generation_stream(spec: Spec, rng: random.Random) -> List[Event]:
     return events
 
 
+def mixed_case(word: str, rng: random.Random) -> str:
+    """*word* as sent, lower-cased or with random letters upper-cased (finish reasons match whatever their case)."""
+    return rng.choice([word, word.lower(), "".join(rng.choice([c.upper(), c.lower()]) for c in word)])
+
+
+def cohere_stream(spec: Spec, rng: random.Random) -> List[Event]:
+    """Cohere v2 chat: hyphenated types, ONE call per tool-call event, usage in message-end."""
+    events = []  # type: List[Event]
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append((kind, dict(type=kind, **fields)))
+
+    start = {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}
+    events.append(("message-start", {"id": "c0-1", "type": "message-start", "delta": start}))
+    if spec.pieces:
+        emit("content-start", index=0, delta={"message": {"content": {"type": "text", "text": ""}}})
+        for piece in spec.pieces:
+            emit("content-delta", index=0, delta={"message": {"content": {"text": piece}}}, logprobs=None)
+        emit("content-end", index=0)
+    if spec.tool_calls:
+        for piece in cut(random_text(rng), rng):
+            emit("tool-plan-delta", delta={"message": {"tool_plan": piece}})
+    for index, ((call_id, name, _), fragments) in enumerate(zip(spec.tool_calls, spec.fragments)):
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        emit("tool-call-start", index=index, delta={"message": {"tool_calls": call}})
+        for piece in fragments:
+            emit("tool-call-delta", index=index, delta={"message": {"tool_calls": {"function": {"arguments": piece}}}})
+        emit("tool-call-end", index=index)
+    end = {"finish_reason": mixed_case("TOOL_CALL" if spec.tool_calls else rng.choice(["COMPLETE", "STOP_SEQUENCE"]), rng)}  # type: Dict[str, Any]
+    if spec.usage is not None:
+        tokens = {"input_tokens": spec.usage[0], "output_tokens": spec.usage[1]}
+        end["usage"] = {"billed_units": {"input_tokens": rng.randint(0, 50), "output_tokens": spec.usage[1]}, "tokens": tokens}
+    emit("message-end", delta=end)
+    return events
+
+
 STREAMS = {
     "chat_completions": chat_stream,
     "responses": responses_stream,
     "messages": messages_stream,
     "generation": generation_stream,
+    "cohere": cohere_stream,
 }  # type: Dict[str, Callable[[Spec, random.Random], List[Event]]]
 
 UNKNOWN_EVENTS = {
@@ -239,6 +276,8 @@ UNKNOWN_EVENTS = {
                   ("response.web_search_call.in_progress", {"type": "response.web_search_call.in_progress", "output_index": 9})],
     "messages": [("ping", {"type": "ping"}), ("content_block_weird", {"type": "content_block_weird", "index": 0})],
     "generation": [(None, {"type": "heartbeat"}), (None, {"type": "moderation", "flagged": False})],
+    "cohere": [("debug", {"type": "debug", "prompt": "<BOS_TOKEN>..."}), ("citation-end", {"type": "citation-end", "index": 0}),
+               ("future-event", {"type": "future-event", "index": 3})],
 }  # type: Dict[str, List[Event]]  # fmt: skip
 
 
@@ -447,7 +486,7 @@ class SeededFormatFuzz(FormatProperties, unittest.TestCase):
         # An emoji sent as a JSON escape pair, cut between the two escapes across fragments.
         arguments = '{"e": "\\ud83d\\ude00"}'
         spec = Spec(["x"], [("c1", "f", arguments)], [[arguments[:13], arguments[13:]]], None, False)
-        for format in ("chat_completions", "responses", "messages"):
+        for format in ("chat_completions", "responses", "messages", "cohere"):
             with self.subTest(format=format):
                 self.check_valid(format, spec, random.Random(1))
 

@@ -25,9 +25,10 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from . import chat_completions, generation, messages, responses
+from . import chat_completions, cohere, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
+from .cohere import CohereAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
 from .responses import ResponsesAccumulator
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
     from typing_extensions import Literal
 
     #: The names ``format=`` takes (a type checker refuses ``format="chat_completion"``); one per REGISTRY entry.
-    FormatName = Literal["auto", "chat_completions", "responses", "messages", "generation"]
+    FormatName = Literal["auto", "chat_completions", "responses", "messages", "generation", "cohere"]
 else:
     FormatName = str
 
@@ -46,6 +47,7 @@ REGISTRY = (
     responses.FORMAT,
     chat_completions.FORMAT,
     generation.FORMAT,
+    cohere.FORMAT,  # after the others: its events are theirs to none, and its result test (message + finish_reason) is the loosest
 )  # type: Tuple[WireFormat, ...]
 
 #: Format name -> its :class:`WireFormat`.
@@ -232,6 +234,7 @@ __all__ = [
     "Accumulator",
     "AutoAccumulator",
     "ChatCompletionsAccumulator",
+    "CohereAccumulator",
     "FORMATS",
     "FormatName",
     "GenerationAccumulator",

@@ -10,7 +10,7 @@ A new format adds its module and one line here.
 from types import ModuleType
 from typing import Dict
 
-from . import chat_completions, generation, messages, responses
+from . import chat_completions, cohere, generation, messages, responses
 
 #: Format name (as in :data:`ssekit.formats.FORMATS`) -> its testing twin.
 PROVIDERS = {
@@ -18,4 +18,5 @@ PROVIDERS = {
     "responses": responses,
     "messages": messages,
     "generation": generation,
+    "cohere": cohere,
 }  # type: Dict[str, ModuleType]
