@@ -25,19 +25,24 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from . import chat_completions, generation, messages, responses
+from . import chat_completions, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
+from .gemini import GeminiAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
 from .responses import ResponsesAccumulator
 
-#: Every wire format, in the order ``format="auto"`` asks them.
+#: Every wire format, in the order ``format="auto"`` asks them. Those recognised by a
+#: discriminator (``type``, ``object``, an SSE event name) come first; Gemini, which has none and
+#: is recognised by its own keys alone (``candidates``, ``usageMetadata``...), comes last, so it
+#: can never take an event from the others (its recogniser also refuses any event with a ``type``).
 REGISTRY = (
     messages.FORMAT,
     responses.FORMAT,
     chat_completions.FORMAT,
     generation.FORMAT,
+    gemini.FORMAT,
 )  # type: Tuple[WireFormat, ...]
 
 #: Format name -> its :class:`WireFormat`.
@@ -190,7 +195,7 @@ def completion_from_result(
     obj: Any, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
 ) -> Completion:
     """The complete Completion of a non-streamed answer (``chat.completion``, Responses
-    ``response``, Anthropic ``message``, generation result).
+    ``response``, Anthropic ``message``, generation result, Gemini ``GenerateContentResponse``).
 
     A JSON error object raises :class:`StreamError`; anything else
     :class:`UnsupportedFormatError`.
@@ -211,6 +216,7 @@ __all__ = [
     "AutoAccumulator",
     "ChatCompletionsAccumulator",
     "FORMATS",
+    "GeminiAccumulator",
     "GenerationAccumulator",
     "KEY_HEADER_NAMES",
     "KeyHeader",
