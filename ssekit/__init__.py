@@ -39,6 +39,7 @@ from .errors import (
 )
 from .formats import (
     ChatCompletionsAccumulator,
+    GeminiAccumulator,
     GenerationAccumulator,
     MessagesAccumulator,
     ResponsesAccumulator,
@@ -92,6 +93,7 @@ __all__ = [
     "EventSource",
     "EventTooLargeError",
     "GatewayTimeoutError",
+    "GeminiAccumulator",
     "GenerationAccumulator",
     "IncompleteStreamError",
     "InternalServerError",
