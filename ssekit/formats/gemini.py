@@ -117,6 +117,7 @@ class GeminiAccumulator(Accumulator):
         if candidates.__class__ is list and candidates:
             self._recognized = True
             main = self._main
+            finished = False
             for position, candidate in enumerate(candidates):
                 if candidate.__class__ is not dict:
                     continue
@@ -129,26 +130,36 @@ class GeminiAccumulator(Accumulator):
                     parts = content.get("parts")
                     if parts.__class__ is list:
                         for part in parts:
-                            if part.__class__ is dict:
+                            if part.__class__ is not dict:
+                                continue
+                            piece = part.get("text")
+                            run = state.run
+                            if run is not None and piece.__class__ is str and len(part) == 1 and not state.run_thought:
+                                if piece:  # the common part: answer text after answer text
+                                    run.tail.append(piece)
+                            else:
                                 piece = self._add_part(state, part)
-                                if piece and state is main:
-                                    text += piece
+                            if piece and state is main:
+                                text += piece
                     role = content.get("role")
-                    if role.__class__ is str and role and role != state.content["role"]:
+                    if role != "model" and role.__class__ is str and role:
                         state.content["role"] = role
                 reason = candidate.get("finishReason")
-                if reason is not None and reason not in _NOT_A_REASON:
+                if reason.__class__ is str and reason and reason not in _NOT_A_REASON:
                     state.finish(reason)
-                    self._finished = self._finished or state.raw_finish_reason is not None
+                    finished = self._finished = True
                 if len(candidate) > 2 and state is main:
                     self._extra.update((key, value) for key, value in candidate.items() if key not in _CANDIDATE_KEYS)
-            self._ended = all(choice.raw_finish_reason for choice in self._choices.values())
+            if finished or self._ended:  # (only a finish reason, or a candidate after the end, changes it)
+                self._ended = all(choice.raw_finish_reason for choice in self._choices.values())
         elif not any(key in payload for key in _KEYS):
             return self._untyped(payload)
         usage = payload.get("usageMetadata")
         if usage is not None:
             self._recognized = True
-            self._take_usage(usage, final=self._finished)
+            if usage.__class__ is dict:  # a running snapshot: it replaces the last (kept as sent, like parts' values)
+                self._usage = usage
+                self._usage_final = self._finished
         feedback = payload.get("promptFeedback")
         if feedback is not None:
             self._recognized = True
@@ -163,12 +174,8 @@ class GeminiAccumulator(Accumulator):
             self.model = as_str(obj.get("modelVersion")) or None
 
     def _add_part(self, state: _Candidate, part: Dict[str, Any]) -> str:
-        """Add one part to a candidate; return the answer text it adds."""
+        """Add one part to a candidate (merged into the text run it continues); return the answer text it adds."""
         piece = part.get("text")
-        if piece.__class__ is str and len(part) == 1 and state.run is not None and not state.run_thought:
-            if piece:  # the common part: answer text after answer text
-                state.run.tail.append(piece)
-            return piece
         thought = part.get("thought") is True
         mergeable = isinstance(piece, str) and part.keys() <= _TEXT_PART_KEYS
         signature = part.get("thoughtSignature")
