@@ -8,7 +8,10 @@ characters of content (with ``service_tier``, ``system_fingerprint``,
 ``[DONE]``; parallel tool calls whose arguments arrive in fragments; Anthropic
 Messages events (``event:`` + ``data:`` lines, ping, a text block and a
 ``tool_use`` block); and the OpenAI Responses API (``sequence_number`` in every
-event, the whole text repeated by the closing events, as the API does).
+event, the whole text repeated by the closing events, as the API does); and
+Google Gemini ``streamGenerateContent?alt=sse`` chunks (CRLF line ends, a whole
+``GenerateContentResponse`` per event with its running ``usageMetadata``,
+``modelVersion`` and ``responseId``; no ``[DONE]``).
 
 ``build(fmt, n)`` returns a :class:`Stream` with *n* content events (plus the
 few opening and closing ones); :func:`digest` reduces any client's result to
@@ -19,17 +22,21 @@ import json
 import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-FORMATS = ("chat", "tools", "messages", "responses")
+FORMATS = ("chat", "tools", "messages", "responses", "gemini")
 
 #: What each SDK is asked for; the server ignores request bodies.
 CHAT_MODEL = "gpt-4.1-2025-04-14"
 CLAUDE_MODEL = "claude-sonnet-4-6"
+GEMINI_MODEL = "gemini-2.5-flash"
 INPUT_TOKENS = 42
 TOOL_CALLS = 4  # parallel tool calls in the "tools" stream
 TOOL_NAMES = ("search_docs", "get_weather", "lookup_order", "run_query")
 
+#: How each format's events end on the wire where it is not LF LF (Google writes CRLF line ends).
+SEPARATORS = {"gemini": b"\r\n\r\n"}
+
 # Normalised finish reasons, so raw and normalised answers compare equal.
-FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls"}
+FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls", "STOP": "stop"}
 
 _WORDS = (
     "the of and to in is that it for on with as was be at by this from or an are not but have had "
@@ -315,7 +322,32 @@ def _responses(stream: Stream, n: int) -> None:
     stream.expected = digest(text, [], (INPUT_TOKENS, n), "completed")
 
 
-_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses}
+# --- Google Gemini ----------------------------------------------------------------
+
+_GEMINI_ID = "Zq4CaN_8G4ub1dkPuq2m8Qs"
+
+
+def _gemini_chunk(part: bytes, made: int, finish: bytes = b"") -> bytes:
+    """One chunk as Google writes it (``": "`` after keys, CRLF line ends), the running usage in it."""
+    return (
+        b'data: {"candidates": [{"content": {"parts": [' + part + b'],"role": "model"},' + finish + b'"index": 0}],'
+        b'"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,"totalTokenCount": %d,'
+        b'"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},"modelVersion": "' % (INPUT_TOKENS, made, INPUT_TOKENS + made, INPUT_TOKENS)
+        + GEMINI_MODEL.encode() + b'","responseId": "' + _GEMINI_ID.encode() + b'"}\r\n\r\n'
+    )
+
+
+def _gemini(stream: Stream, n: int) -> None:
+    parts = []
+    for i in range(n):
+        k = i % _POOL
+        parts.append(PIECES[k])
+        stream.add(_gemini_chunk(b'{"text": ' + _JSON_PIECES[k] + b"}", i + 1), True)
+    stream.add(_gemini_chunk(b'{"text": ""}', n, b'"finishReason": "STOP",'))
+    stream.expected = digest("".join(parts), [], (INPUT_TOKENS, n), "STOP")
+
+
+_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "gemini": _gemini}
 
 
 def build(fmt: str, n: int, keep_events: bool = True) -> Stream:
@@ -331,6 +363,8 @@ def request_body(fmt: str) -> Dict[str, Any]:
         return {"model": CLAUDE_MODEL, "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
     if fmt == "responses":
         return {"model": CHAT_MODEL, "input": "Hi", "stream": True}
+    if fmt == "gemini":
+        return {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
     return {"model": CHAT_MODEL, "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "Hi"}]}
 
 
