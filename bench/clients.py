@@ -139,6 +139,21 @@ def extractor(fmt: str, sink: Sink, out: Extracted) -> Callable[[Dict[str, Any]]
                 delta = obj["delta"]
                 out.finish = delta["finish_reason"]
                 out.usage = (delta["usage"]["tokens"]["input_tokens"], delta["usage"]["tokens"]["output_tokens"])
+    elif fmt == "gemini":
+
+        def feed(obj: Dict[str, Any]) -> None:
+            for candidate in obj.get("candidates") or ():
+                for part in candidate["content"]["parts"]:
+                    text = part.get("text")
+                    if text and not part.get("thought"):
+                        sink(text)
+                if candidate.get("finishReason"):
+                    out.finish = candidate["finishReason"]
+            usage = obj.get("usageMetadata")
+            if usage:
+                out.usage = (usage["promptTokenCount"], usage.get("candidatesTokenCount"))
+            if "error" in obj:
+                raise RuntimeError(obj)
 
     else:
         raise ValueError(fmt)
@@ -271,11 +286,12 @@ def client_floor(job: Dict[str, Any], sink: Sink) -> Run:
     def run() -> Result:
         out = Extracted()
         feed = extractor(job["format"], sink, out)
+        separator = streams.SEPARATORS.get(job["format"], b"\n\n")
         with _raw_request(job) as sock:
             buf = b""
             for data in raw_body(sock):
                 buf += data
-                blocks = buf.split(b"\n\n")
+                blocks = buf.split(separator)
                 buf = blocks.pop()
                 for block in blocks:
                     if block[:6] == b"data: ":
@@ -337,7 +353,8 @@ def client_ssekit_iter_sse(job: Dict[str, Any], sink: Sink) -> Run:
     return run
 
 
-_ACCUMULATORS = {"chat": "chat_completions", "tools": "chat_completions", "messages": "messages", "responses": "responses", "cohere": "cohere"}
+_ACCUMULATORS = {"chat": "chat_completions", "tools": "chat_completions", "messages": "messages", "responses": "responses",
+                 "cohere": "cohere", "gemini": "gemini"}  # fmt: skip
 
 
 def _completion_result(completion: Any) -> Result:

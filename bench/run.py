@@ -389,6 +389,7 @@ def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Op
         ("ssekit-accumulate", "tools", 1.2),
         ("ssekit-accumulate", "messages", 1.2),
         ("ssekit-accumulate", "cohere", 1.2),
+        ("ssekit-accumulate", "gemini", 1.2),
         ("ssekit-iter_sse", "chat", 1.05),
     ]:
         row = find(through, client, fmt)
@@ -482,6 +483,7 @@ def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict
             ("messages", "Anthropic Messages stream"),
             ("responses", "OpenAI Responses stream"),
             ("cohere", "Cohere v2 chat stream"),
+            ("gemini", "Google Gemini stream"),
         ]:
             out += ["", "## %s: %s events (≈%.0f B each), large writes" % (title, format(settings.events, ","), sizes[fmt]), ""]
             out.append(throughput_table(through, fmt))

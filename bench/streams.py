@@ -8,9 +8,12 @@ characters of content (with ``service_tier``, ``system_fingerprint``,
 ``[DONE]``; parallel tool calls whose arguments arrive in fragments; Anthropic
 Messages events (``event:`` + ``data:`` lines, ping, a text block and a
 ``tool_use`` block); the OpenAI Responses API (``sequence_number`` in every
-event, the whole text repeated by the closing events, as the API does); and
+event, the whole text repeated by the closing events, as the API does);
 Cohere v2 chat (hyphenated ``event:`` names, a text item, a tool plan and one
-tool call, usage with ``billed_units`` and ``tokens``).
+tool call, usage with ``billed_units`` and ``tokens``); and
+Google Gemini ``streamGenerateContent?alt=sse`` chunks (CRLF line ends, a whole
+``GenerateContentResponse`` per event with its running ``usageMetadata``,
+``modelVersion`` and ``responseId``; no ``[DONE]``).
 
 ``build(fmt, n)`` returns a :class:`Stream` with *n* content events (plus the
 few opening and closing ones); :func:`digest` reduces any client's result to
@@ -21,17 +24,21 @@ import json
 import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-FORMATS = ("chat", "tools", "messages", "responses", "cohere")
+FORMATS = ("chat", "tools", "messages", "responses", "cohere", "gemini")
 
 #: What each SDK is asked for; the server ignores request bodies.
 CHAT_MODEL = "gpt-4.1-2025-04-14"
 CLAUDE_MODEL = "claude-sonnet-4-6"
+GEMINI_MODEL = "gemini-2.5-flash"
 INPUT_TOKENS = 42
 TOOL_CALLS = 4  # parallel tool calls in the "tools" stream
 TOOL_NAMES = ("search_docs", "get_weather", "lookup_order", "run_query")
 
+#: How each format's events end on the wire where it is not LF LF (Google writes CRLF line ends).
+SEPARATORS = {"gemini": b"\r\n\r\n"}
+
 # Normalised finish reasons, so raw and normalised answers compare equal.
-FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls", "TOOL_CALL": "tool_calls"}
+FINISH = {"end_turn": "stop", "completed": "stop", "tool_use": "tool_calls", "TOOL_CALL": "tool_calls", "STOP": "stop"}
 
 _WORDS = (
     "the of and to in is that it for on with as was be at by this from or an are not but have had "
@@ -325,6 +332,22 @@ def _cohere(stream: Stream, n: int) -> None:
     stream.add(_event({"id": "7f3c2a10-5b8e-4d1f-a6c9-0e2b4d6f8a13", "type": "message-start", "delta": start}, "message-start"))
     stream.add(_event({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}, "content-start"))
     head = b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":'
+# --- Google Gemini ----------------------------------------------------------------
+
+_GEMINI_ID = "Zq4CaN_8G4ub1dkPuq2m8Qs"
+
+
+def _gemini_chunk(part: bytes, made: int, finish: bytes = b"") -> bytes:
+    """One chunk as Google writes it (``": "`` after keys, CRLF line ends), the running usage in it."""
+    return (
+        b'data: {"candidates": [{"content": {"parts": [' + part + b'],"role": "model"},' + finish + b'"index": 0}],'
+        b'"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,"totalTokenCount": %d,'
+        b'"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},"modelVersion": "' % (INPUT_TOKENS, made, INPUT_TOKENS + made, INPUT_TOKENS)
+        + GEMINI_MODEL.encode() + b'","responseId": "' + _GEMINI_ID.encode() + b'"}\r\n\r\n'
+    )
+
+
+def _gemini(stream: Stream, n: int) -> None:
     parts = []
     for i in range(n):
         k = i % _POOL
@@ -347,6 +370,12 @@ def _cohere(stream: Stream, n: int) -> None:
 
 
 _BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "cohere": _cohere}
+        stream.add(_gemini_chunk(b'{"text": ' + _JSON_PIECES[k] + b"}", i + 1), True)
+    stream.add(_gemini_chunk(b'{"text": ""}', n, b'"finishReason": "STOP",'))
+    stream.expected = digest("".join(parts), [], (INPUT_TOKENS, n), "STOP")
+
+
+_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "gemini": _gemini}
 
 
 def build(fmt: str, n: int, keep_events: bool = True) -> Stream:
@@ -364,6 +393,8 @@ def request_body(fmt: str) -> Dict[str, Any]:
         return {"model": CHAT_MODEL, "input": "Hi", "stream": True}
     if fmt == "cohere":
         return {"model": "command-a-03-2025", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    if fmt == "gemini":
+        return {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
     return {"model": CHAT_MODEL, "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "Hi"}]}
 
 

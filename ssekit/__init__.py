@@ -40,6 +40,7 @@ from .errors import (
 from .formats import (
     ChatCompletionsAccumulator,
     CohereAccumulator,
+    GeminiAccumulator,
     GenerationAccumulator,
     MessagesAccumulator,
     ResponsesAccumulator,
@@ -95,6 +96,7 @@ __all__ = [
     "EventSource",
     "EventTooLargeError",
     "GatewayTimeoutError",
+    "GeminiAccumulator",
     "GenerationAccumulator",
     "IncompleteStreamError",
     "InternalServerError",

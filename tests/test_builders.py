@@ -11,6 +11,7 @@ from ssekit.testing.builders import (
     build_result,
     chat_completions_events,
     chunkings,
+    gemini_events,
     generation_events,
     messages_events,
     random_chunks,
@@ -177,6 +178,32 @@ class Generation(unittest.TestCase):
             generation_events("x", tool_calls=CALLS)
 
 
+class Gemini(unittest.TestCase):
+    def test_chunks_parts_running_usage_and_no_done(self) -> None:
+        items = payloads(gemini_events("Hi there", reasoning="Hm", usage={"input_tokens": 5, "output_tokens": 2}, id="r1", model="gemini-x"))
+        parts = [item["candidates"][0]["content"]["parts"] for item in items]
+        self.assertEqual(parts, [[{"text": "Hm", "thought": True}], [{"text": "Hi"}], [{"text": " there"}],
+                                 [{"text": "", "thoughtSignature": "CiQB0e2Kb7sig0123456789abcdef"}]])  # fmt: skip
+        self.assertEqual({(item["responseId"], item["modelVersion"]) for item in items}, {("r1", "gemini-x")})
+        self.assertEqual([item["usageMetadata"]["candidatesTokenCount"] for item in items], [0, 1, 2, 2])
+        self.assertEqual([item["candidates"][0].get("finishReason") for item in items], [None, None, None, "STOP"])
+
+    def test_parallel_calls_come_whole_with_the_signature_on_the_first(self) -> None:
+        last = payloads(gemini_events(tool_calls=[CALLS[0], {"name": "beta", "arguments": "{}"}], reasoning="r"))[-1]
+        first, second = last["candidates"][0]["content"]["parts"]
+        self.assertEqual(first["functionCall"], {"id": "call_1", "name": "alpha", "args": {"first": "value one", "n": 1}})
+        self.assertIn("thoughtSignature", first)
+        self.assertEqual(second, {"functionCall": {"name": "beta", "args": {}}}, "no id unless given, no signature")
+        self.assertEqual(last["candidates"][0]["finishReason"], "STOP")
+
+    def test_finish_reasons_and_error_chunk(self) -> None:
+        for given, native in [("stop", "STOP"), ("length", "MAX_TOKENS"), ("content_filter", "SAFETY"), ("RECITATION", "RECITATION")]:
+            with self.subTest(given=given):
+                self.assertEqual(payloads(gemini_events("x", finish_reason=given))[-1]["candidates"][0]["finishReason"], native)
+        self.assertEqual(payloads(gemini_events("x", error="Overloaded"))[-1],
+                         {"error": {"code": 503, "message": "Overloaded", "status": "UNAVAILABLE"}})  # fmt: skip
+
+
 class ByName(unittest.TestCase):
     def test_unknown_format(self) -> None:
         for builder in (build_events, build_result):
@@ -203,7 +230,10 @@ class ByName(unittest.TestCase):
         self.assertEqual((message["type"], message["stop_reason"], message["content"]), ("message", "end_turn", [{"type": "text", "text": "Hello"}]))
         generation = build_result("generation", "Hello", usage=usage)  # type: Dict[str, Any]
         self.assertEqual((generation["text"], generation["tokens_used"]), ("Hello", 5))
-        json.dumps([chat, response, message, generation])
+        gemini = build_result("gemini", "Hello", usage=usage)
+        self.assertEqual((gemini["candidates"][0]["content"], gemini["usageMetadata"]["totalTokenCount"]),
+                         ({"parts": [{"text": "Hello"}], "role": "model"}, 5))  # fmt: skip
+        json.dumps([chat, response, message, generation, gemini])
 
 
 if __name__ == "__main__":

@@ -47,14 +47,17 @@ class Examples(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         with LocalGateway(api_key=KEY) as gateway:
-            remote_args = ["--base-url", gateway.base_url, "--model", "remote-model"]
+            # Each provider's own base URL, as a real run would give it (Google's is .../v1beta).
+            bases = {"format_gemini": gateway.server.url("/v1beta")}
             local = {name: _start(name) for name in EXAMPLES}
-            remote = {name: _start(name, *remote_args, env={"SSEKIT_API_KEY": KEY}) for name in EXAMPLES}
+            remote = {name: _start(name, "--base-url", bases.get(name, gateway.base_url), "--model", "remote-model",
+                                   env={"SSEKIT_API_KEY": KEY}) for name in EXAMPLES}  # fmt: skip
             cls.local = {name: _finish(process) for name, process in local.items()}
             cls.remote = {name: _finish(process) for name, process in remote.items()}
             cls.remote_requests = [
                 {"path": request.path, "auth": request.headers.get("Authorization"), "x-api-key": request.headers.get("x-api-key"),
-                 "model": (request.json() or {}).get("model")}
+                 "x-goog-api-key": request.headers.get("x-goog-api-key"),
+                 "model": request.params.get("model") or (request.json() or {}).get("model")}
                 for request in gateway.requests
             ]
 
@@ -68,7 +71,7 @@ class Examples(unittest.TestCase):
         wanted = {
             "basic_print", "collect_response", "usage_stats", "tool_calls", "cancel_after_tokens", "cancel_from_thread",
             "timeouts", "retry_backoff", "format_chat_completions", "format_responses", "format_messages",
-            "format_generation", "format_cohere", "follow_feed", "testing_with_ssekit",
+            "format_generation", "format_cohere", "format_gemini", "follow_feed", "testing_with_ssekit",
         }  # fmt: skip
         self.assertLessEqual(wanted, set(EXAMPLES))
 
@@ -157,6 +160,13 @@ class Examples(unittest.TestCase):
         self.assertIn("usage: 12 in, %d out (billed: 12 in, %d out)" % (len(TOKENS), len(TOKENS)), out)
         self.assertIn("/v2/chat", [request["path"] for request in self.remote_requests])
 
+    def test_format_gemini(self) -> None:
+        out = self.output("format_gemini")
+        self.assertIn("".join(TOKENS[:30]) + "\n", out)
+        self.assertIn("finish_reason: length (raw: 'MAX_TOKENS')", out)
+        self.assertIn("usage: 10 in, 30 out (0 thinking), responseId gemini-local1", out)
+        self.assertIn("parts: 1, 0 with a thoughtSignature", out)
+
     def test_follow_feed(self) -> None:
         lines = self.output("follow_feed").splitlines()
         self.assertEqual(lines[0], "event progress id=1: step 1 of 6, running")
@@ -185,6 +195,8 @@ class Examples(unittest.TestCase):
         for request in self.remote_requests:
             if request["path"].endswith("/messages"):  # Anthropic's header, never Authorization
                 self.assertEqual((request["x-api-key"], request["auth"]), (KEY, None), request["path"])
+            elif request["path"].endswith(":streamGenerateContent"):  # Google's header, never in the URL
+                self.assertEqual((request["x-goog-api-key"], request["auth"]), (KEY, None), request["path"])
             else:
                 self.assertEqual((request["auth"], request["x-api-key"]), ("Bearer " + KEY, None), request["path"])
         models = {request["model"] for request in self.remote_requests if request["path"] != "/v1/events"}

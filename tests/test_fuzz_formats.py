@@ -1,4 +1,4 @@
-"""Property tests of the accumulators on random valid and random corrupted streams.
+"""Property tests of every accumulator on random valid and random corrupted streams.
 
 Valid streams are generated here, independently of ``ssekit.testing.builders``:
 random Unicode text in random pieces, parallel tool calls whose JSON
@@ -262,12 +262,48 @@ def cohere_stream(spec: Spec, rng: random.Random) -> List[Event]:
     return events
 
 
+def gemini_stream(spec: Spec, rng: random.Random) -> List[Event]:
+    """Whole parts (1-3 per chunk; calls with ``args`` objects, a thoughtSignature on the first), running
+    usage snapshots, the finish reason on the last part's chunk or on a final empty-text one, and no [DONE]."""
+    head = {"modelVersion": "gemini-x", "responseId": "r1"}
+    prompt, made = spec.usage if spec.usage is not None else (0, 0)
+
+    def chunk(parts: List[Dict[str, Any]], finish: Optional[str] = None, sent: Optional[int] = None) -> Event:
+        candidate = {"content": {"parts": parts, "role": "model"}, "index": 0}  # type: Dict[str, Any]
+        if finish is not None:
+            candidate["finishReason"] = finish
+        payload = dict(head, candidates=[candidate])  # type: Dict[str, Any]
+        if spec.usage is not None:  # a running snapshot: the final one is exact
+            out = made if finish else min(made, sent or 0)
+            payload["usageMetadata"] = {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out}
+        return None, payload
+
+    parts = [{"text": piece} for piece in spec.pieces]  # type: List[Dict[str, Any]]
+    for number, (call_id, name, arguments) in enumerate(spec.tool_calls):
+        function = {"name": name, "args": json.loads(arguments), "id": call_id}
+        parts.append(dict({"functionCall": function}, **({"thoughtSignature": "sig"} if number == 0 else {})))
+    groups = []  # type: List[List[Dict[str, Any]]]
+    while parts:
+        take = rng.randint(1, 3)
+        groups.append(parts[:take])
+        parts = parts[take:]
+    events = [chunk(group, sent=number) for number, group in enumerate(groups, 1)]
+    if groups and rng.random() < 0.5:
+        events[-1] = chunk(groups[-1], "STOP")
+    else:
+        events.append(chunk([rng.choice([{"text": ""}, {"text": "", "thoughtSignature": "end"}])], "STOP"))
+    unspecified = (None, dict(head, candidates=[{"index": 0, "finishReason": "FINISH_REASON_UNSPECIFIED"}]))  # type: Event
+    events.insert(rng.randint(0, len(events) - 1), unspecified)  # (never an end)
+    return events
+
+
 STREAMS = {
     "chat_completions": chat_stream,
     "responses": responses_stream,
     "messages": messages_stream,
     "generation": generation_stream,
     "cohere": cohere_stream,
+    "gemini": gemini_stream,
 }  # type: Dict[str, Callable[[Spec, random.Random], List[Event]]]
 
 UNKNOWN_EVENTS = {
@@ -278,6 +314,8 @@ UNKNOWN_EVENTS = {
     "generation": [(None, {"type": "heartbeat"}), (None, {"type": "moderation", "flagged": False})],
     "cohere": [("debug", {"type": "debug", "prompt": "<BOS_TOKEN>..."}), ("citation-end", {"type": "citation-end", "index": 0}),
                ("future-event", {"type": "future-event", "index": 3})],
+    "gemini": [(None, {"modelVersion": "gemini-x", "responseId": "r1"}), (None, {"candidates": [], "promptFeedback": {"safetyRatings": []}}),
+               (None, {"candidates": [{"index": 0, "content": {"role": "model", "parts": []}, "safetyRatings": [{"category": "X"}]}]})],
 }  # type: Dict[str, List[Event]]  # fmt: skip
 
 
@@ -300,6 +338,14 @@ def expected_usage(format: str, spec: Spec) -> Usage:
     if format == "generation":
         return Usage(None, None, prompt + completion)
     return Usage(prompt, completion, prompt + completion)
+
+
+def expected_arguments(format: str, arguments: str) -> str:
+    """A call's arguments as the format's result holds them: Gemini's come as an object, encoded by ssekit."""
+    if format != "gemini":
+        return arguments
+    value = json.loads(arguments)
+    return json.dumps(value, ensure_ascii=False) if value else ""
 
 
 def as_data(payload: Any) -> str:
@@ -397,7 +443,8 @@ class FormatProperties:
             deltas.append(delta)
             self.assertEqual(accumulator.completion.text, "".join(deltas), context)
         completion = accumulator.finish()
-        calls = [ToolCall(index, call_id, name, arguments) for index, (call_id, name, arguments) in enumerate(spec.tool_calls)]
+        calls = [ToolCall(index, call_id, name, expected_arguments(format, arguments))
+                 for index, (call_id, name, arguments) in enumerate(spec.tool_calls)]  # fmt: skip
         self.assertEqual(completion.text, spec.text, context)
         self.assertEqual(completion.tool_calls, calls, context)
         self.assertEqual(completion.usage, expected_usage(format, spec), context)

@@ -40,8 +40,10 @@ class GatewayTestCase(unittest.TestCase):
         self.session = requests.Session()
         self.addCleanup(self.session.close)
 
-    def post(self, format: str, body: Any, **kwargs: Any) -> requests.Response:
-        response = self.session.post(self.gateway.url(format), json=body, stream=True, timeout=5, **kwargs)
+    def post(self, format: str, body: Any, *, stream: bool = True, model: str = DEFAULT_MODEL, **kwargs: Any) -> requests.Response:
+        """POST *body* to *format*'s endpoint (*stream* and *model* matter where the path names them)."""
+        url = self.gateway.url(format, model=model, stream=stream)
+        response = self.session.post(url, json=body, stream=True, timeout=5, **kwargs)
         self.addCleanup(response.close)
         return response
 
@@ -53,7 +55,7 @@ class Streams(GatewayTestCase):
     def test_each_format_streams_the_answer_with_usage_and_finish_reason(self) -> None:
         for format in FORMATS:
             with self.subTest(format=format):
-                response = self.post(format, sample_request(format, model="my-model"))
+                response = self.post(format, sample_request(format, model="my-model"), model="my-model")
                 self.assertEqual(response.status_code, 200)
                 self.assertTrue(response.headers["Content-Type"].startswith("text/event-stream"))
                 events = self.events(response)
@@ -75,7 +77,7 @@ class Streams(GatewayTestCase):
     def test_each_format_answers_whole_json_without_stream(self) -> None:
         for format in FORMATS:
             with self.subTest(format=format):
-                response = self.post(format, sample_request(format, stream=False))
+                response = self.post(format, sample_request(format, stream=False), stream=False)
                 self.assertEqual(response.status_code, 200)
                 self.assertEqual(response.headers["Content-Type"], "application/json")
                 self.assertTrue(response.headers["x-request-id"].startswith("req_local_"))
@@ -93,7 +95,12 @@ class Streams(GatewayTestCase):
     def test_max_tokens_cuts_the_answer_with_finish_reason_length(self) -> None:
         for format in FORMATS:
             with self.subTest(format=format):
-                body = dict(sample_request(format), **{PROVIDERS[format].MAX_TOKENS_KEYS[0]: 5})
+                body = sample_request(format)
+                *outer, key = PROVIDERS[format].MAX_TOKENS_KEYS[0].split(".")  # (Gemini's is generationConfig.maxOutputTokens)
+                target = body
+                for name in outer:
+                    target = target.setdefault(name, {})
+                target[key] = 5
                 completion = accumulate(self.events(self.post(format, body)), format=format)
                 self.assertEqual(completion.text, "".join(split_tokens(DEFAULT_ANSWER)[:5]))
                 self.assertEqual(completion.finish_reason, "length")
@@ -104,12 +111,13 @@ class Streams(GatewayTestCase):
             "responses": [{"type": "function", "name": "get_weather", "parameters": WEATHER_SCHEMA}],
             "messages": [{"name": "get_weather", "input_schema": WEATHER_SCHEMA}],
             "cohere": [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}],
+            "gemini": [{"functionDeclarations": [{"name": "get_weather", "parameters": WEATHER_SCHEMA}]}],
         }
         for format, offered in tools.items():
             for stream in (True, False):
                 with self.subTest(format=format, stream=stream):
                     body = dict(sample_request(format, stream=stream), tools=offered)
-                    response = self.post(format, body)
+                    response = self.post(format, body, stream=stream)
                     if stream:
                         completion = accumulate(self.events(response), format=format)
                     else:
@@ -221,6 +229,45 @@ class ApiKey(GatewayTestCase):
             list(stream)
         headers = self.gateway.requests[-1].headers
         self.assertEqual((headers.get("Authorization"), headers.get("x-api-key")), ("Bearer " + self.api_key, None))
+
+
+    def test_gemini_reads_x_goog_api_key_and_refuses_others_with_googles_401(self) -> None:
+        refused = self.post("gemini", sample_request("gemini"), headers={"Authorization": "Bearer " + self.api_key})
+        self.assertEqual(refused.status_code, 401, "Gemini's API reads x-goog-api-key only")
+        error = refused.json()["error"]
+        self.assertEqual((set(error), error["code"], error["status"]), ({"code", "message", "status"}, 401, "UNAUTHENTICATED"))
+        self.assertEqual(self.post("gemini", sample_request("gemini"), headers={"x-goog-api-key": self.api_key}).status_code, 200)
+        for format in ("gemini", "auto"):  # under auto, the :streamGenerateContent path names the format
+            with self.subTest(format=format):
+                with stream_completion(self.gateway.url("gemini"), json=sample_request("gemini"), api_key=self.api_key, format=format) as stream:
+                    self.assertEqual("".join(stream), DEFAULT_ANSWER)
+                request = self.gateway.requests[-1]
+                self.assertEqual((request.headers.get("x-goog-api-key"), request.headers.get("Authorization")), (self.api_key, None))
+                self.assertEqual(request.query, "alt=sse", "the key never goes in the URL")
+
+
+class GeminiPaths(GatewayTestCase):
+    def test_any_model_in_the_path_streamed_or_whole(self) -> None:
+        body = sample_request("gemini")
+        completion = accumulate(self.events(self.post("gemini", body, model="gemini-2.5-pro")))
+        self.assertEqual((completion.format, completion.model, completion.text), ("gemini", "gemini-2.5-pro", DEFAULT_ANSWER))
+        whole = self.post("gemini", body, model="gemini-2.0-flash-001", stream=False)
+        self.assertEqual(whole.headers["Content-Type"], "application/json")
+        self.assertEqual(completion_from_result(whole.json()).model, "gemini-2.0-flash-001")
+        self.assertEqual(self.gateway.requests[-1].params, {"model": "gemini-2.0-flash-001"})
+        self.assertTrue(self.gateway.url("gemini", model="m").endswith("/v1beta/models/m:streamGenerateContent?alt=sse"))
+        self.assertTrue(self.gateway.url("gemini", stream=False).endswith("/v1beta/models/%s:generateContent" % DEFAULT_MODEL))
+
+    def test_a_path_with_a_slash_where_the_model_goes_is_not_found(self) -> None:
+        url = self.gateway.server.url("/v1beta/models/a/b:streamGenerateContent")
+        self.assertEqual(self.session.post(url, json=sample_request("gemini"), timeout=5).status_code, 404)
+
+    def test_a_bad_request_gets_googles_error_shape(self) -> None:
+        response = self.post("gemini", {"contents": []})
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["error"]["status"], "INVALID_ARGUMENT")
+        capped = dict(sample_request("gemini"), generationConfig={"maxOutputTokens": 0})
+        self.assertIn("generationConfig.maxOutputTokens", self.post("gemini", capped).json()["error"]["message"])
 
 
 class Faults(GatewayTestCase):

@@ -321,6 +321,18 @@ class Routing(ServerTestCase):
         connection.request("POST", "/echo", body=json.dumps({"words": ["a", "b"]}))
         self.assertEqual(connection.getresponse().read(), b"data: a\n\ndata: b\n\n")
 
+    def test_placeholders_in_a_path_match_any_text_but_a_slash(self) -> None:
+        self.server.route("/models/{model}:run", lambda request: ScriptedResponse.json(request.params))
+        self.server.script("/models/fixed:run", ScriptedResponse.json({"exact": True}))
+        connection = self.http_client()
+        answers = []
+        for path in ("/models/gemini-2.5:run?alt=sse", "/models/fixed:run", "/models/a/b:run", "/models/:run", "/models/x:run2"):
+            connection.request("POST", path, body=b"{}")
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read()).get("model", response.status)))
+        self.assertEqual(answers, [(200, "gemini-2.5"), (200, 200), (404, 404), (404, 404), (404, 404)])
+        self.assertEqual([request.params for request in self.server.requests[:2]], [{"model": "gemini-2.5"}, {}])
+
     def test_failing_route_function_gives_500_and_is_recorded(self) -> None:
         def broken(request: RecordedRequest) -> ScriptedResponse:
             raise KeyError("model")

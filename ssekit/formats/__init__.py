@@ -25,10 +25,11 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from . import chat_completions, cohere, generation, messages, responses
+from . import chat_completions, cohere, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
 from .cohere import CohereAccumulator
+from .gemini import GeminiAccumulator
 from .generation import GenerationAccumulator
 from .messages import MessagesAccumulator
 from .responses import ResponsesAccumulator
@@ -37,17 +38,21 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
     from typing_extensions import Literal
 
     #: The names ``format=`` takes (a type checker refuses ``format="chat_completion"``); one per REGISTRY entry.
-    FormatName = Literal["auto", "chat_completions", "responses", "messages", "generation", "cohere"]
+    FormatName = Literal["auto", "chat_completions", "responses", "messages", "generation", "cohere", "gemini"]
 else:
     FormatName = str
 
-#: Every wire format, in the order ``format="auto"`` asks them.
+#: Every wire format, in the order ``format="auto"`` asks them. Those recognised by a
+#: discriminator (``type``, ``object``, an SSE event name) come first; Gemini, which has none and
+#: is recognised by its own keys alone (``candidates``, ``usageMetadata``...), comes last, so it
+#: can never take an event from the others (its recogniser also refuses any event with a ``type``).
 REGISTRY = (
     messages.FORMAT,
     responses.FORMAT,
     chat_completions.FORMAT,
     generation.FORMAT,
-    cohere.FORMAT,  # after the others: its events are theirs to none, and its result test (message + finish_reason) is the loosest
+    cohere.FORMAT,  # after those: its events are nobody else's, and its result test (message + finish_reason) is loose
+    gemini.FORMAT,  # last: recognised by its keys alone
 )  # type: Tuple[WireFormat, ...]
 
 #: Format name -> its :class:`WireFormat`.
@@ -214,7 +219,7 @@ def completion_from_result(
     obj: Any, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
 ) -> Completion:
     """The complete Completion of a non-streamed answer (``chat.completion``, Responses
-    ``response``, Anthropic ``message``, generation result).
+    ``response``, Anthropic ``message``, generation result, Gemini ``GenerateContentResponse``).
 
     A JSON error object raises :class:`StreamError`; anything else
     :class:`UnsupportedFormatError`.
@@ -237,6 +242,7 @@ __all__ = [
     "CohereAccumulator",
     "FORMATS",
     "FormatName",
+    "GeminiAccumulator",
     "GenerationAccumulator",
     "KEY_HEADER_NAMES",
     "KeyHeader",

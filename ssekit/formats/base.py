@@ -597,16 +597,20 @@ class Accumulator:
                 quoted = "(an error object nested too deep to quote)"
             message = "the provider reported an error: %s" % quoted
         kind = detail.get("type")
+        if not isinstance(kind, str) and error:
+            kind = detail.get("status")  # Google's error objects name their kind "status" (UNAVAILABLE...)
         if kind == "error" or not isinstance(kind, str):
             kind = None
         secrets = self._secrets
         code = detail.get("code")
+        # A code is a name (rate_limit_exceeded) or, in Google's errors, the HTTP status (503).
+        named = code if isinstance(code, str) else str(code) if as_int(code) is not None else None
         raise StreamError(
             secrets.redact(printable(message, 1000)),
             type=kind,
             code=secrets.redact_value(code),
             body=secrets.redact_value(dict(body)),
-            retryable=kind in self._retryable or (isinstance(code, str) and code in self._retryable),
+            retryable=kind in self._retryable or named in self._retryable,
             partial=self.completion,
         )
 

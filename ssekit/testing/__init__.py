@@ -4,13 +4,14 @@ For unittest suites (yours and ssekit's own): start an :class:`SSEServer`,
 script what it answers (:class:`ScriptedResponse`, with the stream builders
 giving the exact bytes each provider sends), point the code under test at
 ``server.url(...)``, and assert on ``server.requests``. :class:`LocalGateway`
-is a ready-made LLM endpoint for all four wire formats. Standard library only.
+is a ready-made LLM endpoint for every wire format. Standard library only.
 """
 from .builders import (
     build_events,
     build_result,
     chat_completions_events,
     chunkings,
+    gemini_events,
     generation_events,
     messages_events,
     random_chunks,
@@ -36,6 +37,7 @@ __all__ = [
     "build_result",
     "chat_completions_events",
     "chunkings",
+    "gemini_events",
     "generation_events",
     "messages_events",
     "random_chunks",

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Dict, Iterable, Iterator, List, Union
 
 from ..errors import UnsupportedFormatError
-from .providers import PROVIDERS, chat_completions, generation, messages, responses
+from .providers import PROVIDERS, chat_completions, gemini, generation, messages, responses
 from .providers.base import ErrorLike, ToolCallSpec, UsageLike, split_tokens, sse_event
 
 
@@ -52,6 +52,7 @@ chat_completions_events = chat_completions.events
 responses_events = responses.events
 messages_events = messages.events
 generation_events = generation.events
+gemini_events = gemini.events
 
 
 def _provider(format: str) -> ModuleType:
@@ -83,6 +84,7 @@ __all__ = [
     "build_result",
     "chat_completions_events",
     "chunkings",
+    "gemini_events",
     "generation_events",
     "messages_events",
     "random_chunks",

@@ -1,10 +1,11 @@
-"""The embedded local LLM gateway: the four wire formats at their usual paths, on a real local server.
+"""The embedded local LLM gateway: every wire format at its usual path, on a real local server.
 
-:class:`LocalGateway` answers POSTs at ``/v1/chat/completions`` (OpenAI Chat
-Completions), ``/v1/responses`` (OpenAI Responses), ``/v1/messages``
-(Anthropic Messages) and ``/v1/generate`` (gateway "generation" frames) from
-the request JSON: the model, the messages or input, ``stream``, ``max_tokens``
-and ``tools``. Streams carry a canned multi-sentence answer token by token at
+:class:`LocalGateway` answers POSTs at each format's path (its testing twin's
+``PATH``: ``/v1/chat/completions``, ``/v1/responses``, ``/v1/messages``,
+``/v1/generate``, ``/v1beta/models/{model}:streamGenerateContent`` for any
+model...) from the request JSON: the model (or the model in the path), the
+messages or input, ``stream`` (or the path that names streaming), the
+output-token cap and ``tools``. Streams carry a canned multi-sentence answer token by token at
 a configurable pace, then usage and a finish reason; non-streamed requests get
 the complete JSON result. ``GET /v1/events`` is a plain SSE feed (job
 progress with ids and reconnections) for ``follow_sse``. Faults can be queued
@@ -42,7 +43,7 @@ __all__ = [
 #: A route's answer and the note logged with it.
 Answer = Tuple[ScriptedResponse, str]
 
-#: The endpoint path of each wire format.
+#: The endpoint of each wire format, as clients call it (``{model}`` stands for the model, a query may follow).
 PATHS = {name: provider.PATH for name, provider in PROVIDERS.items()}  # type: Dict[str, str]
 #: The plain SSE feed (``GET``): job progress events with ids, for ``follow_sse``.
 FEED_PATH = "/v1/events"
@@ -100,7 +101,7 @@ class _Fault:
 
 
 class LocalGateway:
-    """A local LLM gateway on 127.0.0.1 speaking the four wire formats (see the module docstring).
+    """A local LLM gateway on 127.0.0.1 speaking every wire format (see the module docstring).
 
     Use it as a context manager or call :meth:`start` / :meth:`close`. Its
     :attr:`server` is the underlying :class:`SSEServer` (add scripted routes to
@@ -129,8 +130,12 @@ class LocalGateway:
         self._faults = deque()  # type: Deque[_Fault]
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        for name, path in PATHS.items():
-            self.server.route(path, self._logged(functools.partial(self._answer, name), name))
+        for name, provider in PROVIDERS.items():
+            result_path = getattr(provider, "RESULT_PATH", None)  # type: Optional[str]
+            # Where the path names streaming, each path says it; elsewhere the body's "stream" does.
+            for path, streamed in ((provider.PATH, True if result_path else None), (result_path, False)):
+                if path:
+                    self.server.route(path.partition("?")[0], self._logged(functools.partial(self._answer, name, streamed), name))
         self.server.route(FEED_PATH, self._logged(self._feed))
 
     def __repr__(self) -> str:
@@ -156,11 +161,17 @@ class LocalGateway:
         """The API base URL, ``http://127.0.0.1:PORT/v1`` (what SDKs call ``base_url``)."""
         return self.server.url("/v1")
 
-    def url(self, format: str = "chat_completions") -> str:
-        """The endpoint URL of *format* (a :data:`PATHS` name)."""
+    def url(self, format: str = "chat_completions", *, model: str = DEFAULT_MODEL, stream: bool = True) -> str:
+        """The endpoint URL of *format* (a :data:`PATHS` name).
+
+        *model* fills a path that names the model (Gemini's); ``stream=False`` gives the
+        non-streamed endpoint of an API that names streaming in the path (elsewhere the body's
+        ``stream`` decides, and the URL is the same).
+        """
         if format not in PATHS:
             raise _unknown(format)
-        return self.server.url(PATHS[format])
+        path = PATHS[format] if stream else getattr(PROVIDERS[format], "RESULT_PATH", None) or PATHS[format]
+        return self.server.url(path.replace("{model}", model))
 
     @property
     def feed_url(self) -> str:
@@ -211,15 +222,18 @@ class LocalGateway:
 
         return handle
 
-    def _answer(self, format: str, request: RecordedRequest) -> Answer:
-        """A completion: read the request, apply a queued fault, stream or return the canned answer."""
+    def _answer(self, format: str, streamed: Optional[bool], request: RecordedRequest) -> Answer:
+        """A completion: read the request, apply a queued fault, stream or return the canned answer.
+
+        *streamed* is what the path says (None: the body's ``stream`` decides).
+        """
         if request.method != "POST":
             raise _BadRequest(405, "use POST for %s" % request.path)
         self._check_key(request, format)
         body = request.json()
         if not isinstance(body, dict):
             raise _BadRequest(400, "the request body must be a JSON object")
-        model = body.get("model")
+        model = request.params.get("model") or body.get("model")
         if not isinstance(model, str) or not model:
             raise _BadRequest(400, "'model' is required")
         provider = PROVIDERS[format]
@@ -242,7 +256,7 @@ class LocalGateway:
         number = next(self._ids)
         options = dict(tokens=tokens, tool_calls=tool_calls, usage=usage, finish_reason=finish, model=model, id=provider.ID_PREFIX + str(number))
         headers = {"x-request-id": "req_local_%d" % number}
-        if body.get("stream") is not True:
+        if not (body.get("stream") is True if streamed is None else streamed):
             return ScriptedResponse.json(build_result(format, **options), headers=headers), "result, model %s" % model
         if not provider.wants_usage(body):
             options["usage"] = None
@@ -296,8 +310,11 @@ def _prompt_text(provider: ModuleType, body: Mapping[str, Any]) -> str:
 
 
 def _max_tokens(provider: ModuleType, body: Mapping[str, Any]) -> Optional[int]:
+    """The cap on output tokens, under the first of the provider's keys present (dots name nested keys)."""
     for key in provider.MAX_TOKENS_KEYS:
-        value = body.get(key)
+        value = body  # type: Any
+        for name in key.split("."):
+            value = value.get(name) if isinstance(value, dict) else None
         if value is not None:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise _BadRequest(400, "'%s' must be a positive integer" % key)

@@ -11,6 +11,7 @@ import email.message
 import http.client
 import http.server
 import json
+import re
 import socket
 import socketserver
 import sys
@@ -19,7 +20,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from ..errors import SSEKitError
 
@@ -179,7 +180,8 @@ class RecordedRequest:
     ``path`` is the request target without the query string; ``query`` is the
     raw query string (``""`` if none; parse it with ``urllib.parse.parse_qs``);
     ``headers`` is an ``email.message.Message`` (case-insensitive
-    ``headers["x-api-key"]`` / ``.get()``); ``body`` is the full request body.
+    ``headers["x-api-key"]`` / ``.get()``); ``body`` is the full request body;
+    ``params`` holds what the ``{name}`` placeholders of the route's path matched.
     """
 
     method: str
@@ -187,6 +189,7 @@ class RecordedRequest:
     query: str
     headers: email.message.Message = field(repr=False)
     body: bytes = field(repr=False)
+    params: Dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         """The body parsed as JSON, or None if it is empty or not valid JSON."""
@@ -194,6 +197,18 @@ class RecordedRequest:
             return json.loads(self.body.decode("utf-8"))
         except ValueError:
             return None
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _path_pattern(path: str) -> "Optional[Pattern[str]]":
+    """A route path with ``{name}`` placeholders as a regex (each matches one or more characters but ``/``)."""
+    if not _PLACEHOLDER.search(path):
+        return None
+    pieces = _PLACEHOLDER.split(path)  # literal, name, literal, name, ..., literal
+    regex = "".join(re.escape(piece) if number % 2 == 0 else "(?P<%s>[^/]+?)" % piece for number, piece in enumerate(pieces))
+    return re.compile(regex + r"\Z")
 
 
 def _not_found(request: RecordedRequest) -> ScriptedResponse:
@@ -424,6 +439,7 @@ class SSEServer:
         #: How many TCP connections were accepted (keep-alive reuse keeps it low).
         self.connection_count = 0
         self._routes = {}  # type: Dict[str, _Route]
+        self._patterns = {}  # type: Dict[str, Pattern[str]]  # the routes whose path has placeholders
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._connections = set()  # type: Set[socket.socket]
@@ -490,16 +506,37 @@ class SSEServer:
         return "http://%s:%d/%s" % (self.host, self.port, path.lstrip("/"))
 
     def script(self, path: str, *responses: ScriptedResponse) -> None:
-        """Answer requests to *path* (any method) with *responses* in turn; the last one repeats."""
+        """Answer requests to *path* (any method) with *responses* in turn; the last one repeats.
+
+        A ``{name}`` in *path* matches any text but ``/`` (``/models/{model}:generate``);
+        the request's ``params`` tell what it matched. An exact path wins over a pattern.
+        """
         if not responses:
             raise SSEKitError("script() needs at least one response")
-        with self._lock:
-            self._routes[path] = _Route(responses=responses)
+        self._add_route(path, _Route(responses=responses))
 
     def route(self, path: str, handler: RouteFunction) -> None:
-        """Answer requests to *path* with ``handler(request)``, a :class:`ScriptedResponse`."""
+        """Answer requests to *path* (placeholders as in :meth:`script`) with ``handler(request)``, a :class:`ScriptedResponse`."""
+        self._add_route(path, _Route(handler=handler))
+
+    def _add_route(self, path: str, route: _Route) -> None:
+        pattern = _path_pattern(path)
         with self._lock:
-            self._routes[path] = _Route(handler=handler)
+            self._routes[path] = route
+            if pattern is not None:
+                self._patterns[path] = pattern
+
+    def _find_route(self, request: RecordedRequest) -> Optional[_Route]:
+        """The route of *request*'s path: exact, else the first pattern that matches (its params set on *request*)."""
+        route = self._routes.get(request.path)
+        if route is not None:
+            return route
+        for path, pattern in self._patterns.items():
+            match = pattern.match(request.path)
+            if match:
+                request.params = match.groupdict()
+                return self._routes[path]
+        return None
 
     def _track(self, sock: socket.socket, thread: threading.Thread) -> None:
         with self._lock:
@@ -518,7 +555,7 @@ class SSEServer:
 
     def _response_for(self, request: RecordedRequest) -> ScriptedResponse:
         with self._lock:
-            route = self._routes.get(request.path)
+            route = self._find_route(request)
             if route is None:
                 return _not_found(request)
             if route.handler is None:

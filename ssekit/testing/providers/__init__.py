@@ -5,12 +5,17 @@ provider: ``events(...)`` (a byte-exact stream) and ``result(...)`` (the
 non-streamed answer) from the keywords of :mod:`.base`; how its requests are
 read (``PATH``, ``PROMPT_KEYS``, ``SYSTEM_KEY``, ``MAX_TOKENS_KEYS``, ``tool()``,
 ``wants_usage()``, ``sample_request()``); ``error_body()``; and ``ID_PREFIX``.
+``PATH`` is the endpoint as clients call it: a ``{model}`` placeholder stands for
+any model named in the path, and a query may follow. A twin whose API names
+streaming in the path rather than with ``"stream": true`` also has
+``RESULT_PATH``, the non-streamed endpoint. ``MAX_TOKENS_KEYS`` may name nested
+keys with dots (``generationConfig.maxOutputTokens``).
 A new format adds its module and one line here.
 """
 from types import ModuleType
 from typing import Dict
 
-from . import chat_completions, cohere, generation, messages, responses
+from . import chat_completions, cohere, gemini, generation, messages, responses
 
 #: Format name (as in :data:`ssekit.formats.FORMATS`) -> its testing twin.
 PROVIDERS = {
@@ -19,4 +24,5 @@ PROVIDERS = {
     "messages": messages,
     "generation": generation,
     "cohere": cohere,
+    "gemini": gemini,
 }  # type: Dict[str, ModuleType]
