@@ -42,6 +42,8 @@ DOCUMENTS = 3000
 CORRUPTIONS = 6000
 #: Examples hypothesis draws per property.
 HYPOTHESIS_EXAMPLES = 300
+#: The longest random document drawn (characters).
+MAX_DOCUMENT = 800
 DEEP = 100000
 
 # --- comparing values ---------------------------------------------------------
@@ -223,10 +225,14 @@ def random_value(rng: random.Random, depth: int) -> str:
 
 
 def random_document(rng: random.Random) -> str:
-    """A JSON text json.loads accepts, with no duplicate keys (which would break prefix consistency)."""
+    """A JSON text json.loads accepts, with no duplicate keys (which would break prefix consistency).
+
+    At most ``MAX_DOCUMENT`` characters: every prefix is parsed one-shot, so a
+    document costs the square of its length.
+    """
     while True:
         document = rng.choice(_WHITESPACE) + random_value(rng, rng.choice([0, 1, 2, 3, 4, 5])) + rng.choice(_WHITESPACE)
-        if not has_duplicate_keys(document):
+        if len(document) <= MAX_DOCUMENT and not has_duplicate_keys(document):
             return document
 
 
