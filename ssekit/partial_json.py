@@ -154,7 +154,7 @@ class PartialJSONParser:
         self._key = ""
         self._state = _TOP
         self._token = _NO_TOKEN
-        #: Where the current token started (absolute position), for error messages.
+        #: Where the current number started (absolute position), for its error message.
         self._start = 0
         #: The current string (decoded) or number (as written), as fed so far.
         self._parts = []  # type: List[str]
@@ -337,8 +337,8 @@ class PartialJSONParser:
             self._token = _STRING
             self._parts = []
             return pos + 1
-        self._start = self._consumed + pos
         if char == "-" or "0" <= char <= "9":
+            self._start = self._consumed + pos
             self._token = _NUMBER
             self._number = _N_START
             self._parts = []
