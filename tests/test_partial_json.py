@@ -183,9 +183,11 @@ def random_string(rng: random.Random) -> str:
         elif kind < 0.7:
             pieces.append(rng.choice(_SIMPLE_ESCAPES))
         elif kind < 0.8:
-            pieces.append(_unicode_escape(rng, rng.choice([0, 0x1F, 0x22, 0x5C, 0xE9, 0x4E2D, 0xFFFF, rng.randint(0, 0xFFFF)])))
+            code = rng.choice([0, 0x1F, 0x22, 0x5C, 0xE9, 0x4E2D, 0xFFFF, rng.randint(0, 0xFFFF)])
+            pieces.append(_unicode_escape(rng, code))
         elif kind < 0.9:  # a surrogate pair
-            pieces.append(_unicode_escape(rng, rng.randint(0xD800, 0xDBFF)) + _unicode_escape(rng, rng.randint(0xDC00, 0xDFFF)))
+            high, low = rng.randint(0xD800, 0xDBFF), rng.randint(0xDC00, 0xDFFF)
+            pieces.append(_unicode_escape(rng, high) + _unicode_escape(rng, low))
         else:  # lone halves, and a high one before another high one
             pieces.append(_unicode_escape(rng, rng.choice([0xD83D, 0xDE00, rng.randint(0xD800, 0xDFFF)])))
     pieces.append('"')
@@ -204,7 +206,8 @@ def random_number(rng: random.Random) -> str:
     if rng.random() < 0.4:
         text += "." + "".join(rng.choice(digits) for _ in range(rng.choice([1, 1, 2, 5, 17, 30])))
     if rng.random() < 0.3:
-        text += rng.choice("eE") + rng.choice(["", "+", "-"]) + "".join(rng.choice(digits) for _ in range(rng.randint(1, 4)))
+        exponent = "".join(rng.choice(digits) for _ in range(rng.randint(1, 4)))
+        text += rng.choice("eE") + rng.choice(["", "+", "-"]) + exponent
     return text
 
 
@@ -212,7 +215,10 @@ def random_value(rng: random.Random, depth: int) -> str:
     kind = rng.random()
     gap = lambda: rng.choice(_WHITESPACE)  # noqa: E731 - a one-line helper
     if depth > 0 and kind < 0.3:
-        members = [gap() + random_string(rng) + gap() + ":" + gap() + random_value(rng, depth - 1) + gap() for _ in range(rng.choice([0, 1, 2, 3, 4]))]
+        members = [
+            gap() + random_string(rng) + gap() + ":" + gap() + random_value(rng, depth - 1) + gap()
+            for _ in range(rng.choice([0, 1, 2, 3, 4]))
+        ]
         return "{" + (",".join(members) or gap()) + "}"
     if depth > 0 and kind < 0.55:
         items = [gap() + random_value(rng, depth - 1) + gap() for _ in range(rng.choice([0, 1, 2, 3, 5]))]
@@ -318,7 +324,7 @@ def check_any_text(test: unittest.TestCase, text: str, rng: random.Random) -> No
         parse_partial_json(text)
     position = caught.exception.position
     test.assertIsNotNone(completion(text[:position]), "%r: the text before position %d is a prefix" % (text, position))
-    test.assertIsNone(completion(text[: position + 1]), "%r: the character at %d is the offending one" % (text, position))
+    test.assertIsNone(completion(text[: position + 1]), "%r: the character at %d is the offender" % (text, position))
     parser = PartialJSONParser()
     with test.assertRaises(PartialJSONError) as fed:
         for fragment in random_fragments(text, rng):
@@ -435,7 +441,13 @@ class Prefixes(unittest.TestCase):
                     self.assertTrue(same(parser.value, expected), "%r gave %r" % (text, parser.value))
 
     def test_complete_documents_give_exactly_what_json_loads_gives(self) -> None:
-        for text in ['{"a": [1, 2.5, -0.0, 1E3, "x", null, true, false, NaN, -Infinity]}', '"\\ud83d\\ude00"', " 0 ", "[1e400]"]:
+        texts = [
+            '{"a": [1, 2.5, -0.0, 1E3, "x", null, true, false, NaN, -Infinity]}',
+            '"\\ud83d\\ude00"',
+            " 0 ",
+            "[1e400]",
+        ]
+        for text in texts:
             parser = PartialJSONParser()
             parser.feed(text)
             self.assertTrue(parser.complete)
@@ -504,7 +516,9 @@ class Invalid(unittest.TestCase):
             parse_partial_json('{"a": 1 "b"')
         self.assertIsInstance(caught.exception, SSEKitError)
         self.assertIsInstance(caught.exception, ValueError)
-        self.assertEqual(str(caught.exception), "not JSON at position 8: expected ',' or '}' after an object member, found '\"'")
+        self.assertEqual(
+            str(caught.exception), "not JSON at position 8: expected ',' or '}' after an object member, found '\"'"
+        )
 
     def test_an_integer_longer_than_int_converts_is_refused_like_json_loads_refuses_it(self) -> None:
         if not hasattr(sys, "set_int_max_str_digits"):
@@ -658,8 +672,10 @@ def run_hypothesis(test: unittest.TestCase) -> None:
     def documents(value: Any, ascii_only: bool, indent: Optional[int], rng: random.Random) -> None:
         check_document(test, json.dumps(value, ensure_ascii=ascii_only, indent=indent), rng)
 
+    alphabet = '{}[]:,"\\ 0123456789-+.eEtrufalsnNI\x01\ud83d\ude00'
+
     @check_settings
-    @given(st.text(alphabet='{}[]:,"\\ 0123456789-+.eEtrufalsnNI\x01\ud83d\ude00', max_size=30), st.randoms(use_true_random=False))
+    @given(st.text(alphabet=alphabet, max_size=30), st.randoms(use_true_random=False))
     def texts(text: str, rng: random.Random) -> None:
         check_any_text(test, text, rng)
 
