@@ -209,3 +209,16 @@ class UnsupportedFormatError(SSEKitError, ValueError):
 
 class ToolCallArgumentsError(SSEKitError, ValueError):
     """A tool call's accumulated arguments are not valid JSON."""
+
+
+class PartialJSONError(SSEKitError, ValueError):
+    """Text that no continuation can make into a JSON document (``parse_partial_json``, ``PartialJSONParser``).
+
+    A prefix that is merely cut never raises this. ``position`` is the index of
+    the first character that cannot belong to a JSON document, counted from
+    the start of everything fed to the parser.
+    """
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(message)
+        self.position = position
