@@ -21,6 +21,7 @@ from .errors import (
     InternalServerError,
     InvalidRequestError,
     MalformedEventError,
+    PartialJSONError,
     NotFoundError,
     OverloadedError,
     PaymentRequiredError,
@@ -47,6 +48,7 @@ from .formats import (
     accumulate,
     tool_results,
 )
+from .partial_json import PartialJSONParser, parse_partial_json
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 
 __version__ = "0.1.0"
@@ -102,6 +104,8 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "MalformedEventError",
+    "PartialJSONError",
+    "PartialJSONParser",
     "MessagesAccumulator",
     "NotFoundError",
     "OverloadedError",
@@ -129,6 +133,7 @@ __all__ = [
     "follow_sse",
     "iter_sse",
     "iter_sse_lines",
+    "parse_partial_json",
     "stream_completion",
     "tool_results",
 ]

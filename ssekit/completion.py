@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from .errors import SSEKitError, ToolCallArgumentsError
+from .partial_json import parse_partial_json
 
 if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
     from typing_extensions import TypedDict
@@ -110,6 +111,18 @@ class ToolCall:
                 "arguments of tool call %r (index %d) are not valid JSON: %s"
                 % (self.name, self.index, exc)
             ) from None
+
+    def partial_arguments(self) -> Any:
+        """The arguments parsed so far while they stream (``{}`` before any): what a prefix of JSON says.
+
+        A cut string is kept as far as it goes, a cut number or literal left
+        out (see :func:`ssekit.parse_partial_json`). Raises
+        :class:`~ssekit.errors.PartialJSONError` (a ``ValueError``) when the
+        arguments can never become JSON. Costs the length of the arguments.
+        """
+        if not self.arguments.strip():
+            return {}
+        return parse_partial_json(self.arguments)
 
     def to_dict(self) -> "ToolCallDict":
         """The call as a JSON-ready dict."""

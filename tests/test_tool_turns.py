@@ -101,3 +101,18 @@ class ToolResults(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PartialArguments(unittest.TestCase):
+    def test_arguments_parsed_so_far_at_every_fragment(self) -> None:
+        accumulator = ChatCompletionsAccumulator()
+        arguments = '{"city": "Paris", "days": [1, 2], "unit": "celsius"}'
+        seen = []
+        for start in range(0, len(arguments), 5):
+            accumulator.add({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": arguments[start:start + 5]}}]}}]})
+            seen.append(accumulator.completion.tool_calls[0].partial_arguments())
+        self.assertEqual(seen[0], {})
+        self.assertIn({"city": "Par"}, seen)
+        self.assertIn({"city": "Paris", "days": [1]}, seen)
+        self.assertEqual(seen[-1], {"city": "Paris", "days": [1, 2], "unit": "celsius"})
+        self.assertEqual(ToolCall(0, "c", "f", "").partial_arguments(), {})
