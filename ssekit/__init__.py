@@ -1,8 +1,10 @@
 """ssekit: read Server-Sent-Event streams (above all LLM token streams) synchronously.
 
 The decoder, the result types and the format accumulators are standard-library
-only and imported eagerly. The HTTP layer needs ``requests`` and is imported on
-first use of one of its names, so ``import ssekit`` works without it.
+only. The HTTP layer needs ``requests``: it is imported with the package when
+requests is installed (so that the first stream pays no import, in time or in
+memory), and otherwise on first use of one of its names, so ``import ssekit``
+works without it.
 """
 import importlib
 import logging
@@ -83,6 +85,18 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> "list[str]":
     return sorted(list(globals()) + list(_LAZY))
+
+
+def _load_http_layer() -> None:
+    """Import the HTTP names now when requests is there; without it they fail only when first used."""
+    try:
+        for name in _LAZY:
+            __getattr__(name)
+    except ImportError:  # decoding and accumulating still work
+        pass
+
+
+_load_http_layer()
 
 
 __all__ = [
