@@ -11,7 +11,6 @@ citations), ``thinking`` (``thinking_delta``, and its own ``signature_delta``),
 :class:`~ssekit.errors.StreamError`. The output is the content blocks, as the
 next request sends them back.
 """
-import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from ..completion import Completion, Views
@@ -31,6 +30,7 @@ from .base import (
     joined,
     list_in,
     output_text,
+    raw_text_of,
     resolve,
     text_of,
     tool_call,
@@ -214,18 +214,8 @@ class MessagesAccumulator(Accumulator):
 def _streamed(field: str, value: Any) -> Text:
     """A block's streamed field as it starts: ``input`` as JSON text, the others as text."""
     if field == "input":
-        return JSONText(value if isinstance(value, str) else _json_text(value))
+        return JSONText(raw_text_of(value))
     return Text(value if isinstance(value, str) else "")
-
-
-def _json_text(value: Any) -> str:
-    """A non-streamed ``input`` object as the JSON text the arguments would have streamed."""
-    if not value:
-        return ""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return ""
 
 
 def _recognizes(payload: Mapping[str, Any], name: Optional[str]) -> bool:
