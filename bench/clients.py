@@ -139,6 +139,7 @@ def extractor(fmt: str, sink: Sink, out: Extracted) -> Callable[[Dict[str, Any]]
                 delta = obj["delta"]
                 out.finish = delta["finish_reason"]
                 out.usage = (delta["usage"]["tokens"]["input_tokens"], delta["usage"]["tokens"]["output_tokens"])
+
     elif fmt == "gemini":
 
         def feed(obj: Dict[str, Any]) -> None:

@@ -332,22 +332,6 @@ def _cohere(stream: Stream, n: int) -> None:
     stream.add(_event({"id": "7f3c2a10-5b8e-4d1f-a6c9-0e2b4d6f8a13", "type": "message-start", "delta": start}, "message-start"))
     stream.add(_event({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}}, "content-start"))
     head = b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":'
-# --- Google Gemini ----------------------------------------------------------------
-
-_GEMINI_ID = "Zq4CaN_8G4ub1dkPuq2m8Qs"
-
-
-def _gemini_chunk(part: bytes, made: int, finish: bytes = b"") -> bytes:
-    """One chunk as Google writes it (``": "`` after keys, CRLF line ends), the running usage in it."""
-    return (
-        b'data: {"candidates": [{"content": {"parts": [' + part + b'],"role": "model"},' + finish + b'"index": 0}],'
-        b'"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,"totalTokenCount": %d,'
-        b'"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},"modelVersion": "' % (INPUT_TOKENS, made, INPUT_TOKENS + made, INPUT_TOKENS)
-        + GEMINI_MODEL.encode() + b'","responseId": "' + _GEMINI_ID.encode() + b'"}\r\n\r\n'
-    )
-
-
-def _gemini(stream: Stream, n: int) -> None:
     parts = []
     for i in range(n):
         k = i % _POOL
@@ -369,13 +353,32 @@ def _gemini(stream: Stream, n: int) -> None:
     stream.expected = digest("".join(parts), [(call_id, TOOL_NAMES[0], "".join(fragments))], (INPUT_TOKENS, n), "TOOL_CALL")
 
 
-_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "cohere": _cohere}
+# --- Google Gemini ----------------------------------------------------------------
+
+_GEMINI_ID = "Zq4CaN_8G4ub1dkPuq2m8Qs"
+
+
+def _gemini_chunk(part: bytes, made: int, finish: bytes = b"") -> bytes:
+    """One chunk as Google writes it (``": "`` after keys, CRLF line ends), the running usage in it."""
+    return (
+        b'data: {"candidates": [{"content": {"parts": [' + part + b'],"role": "model"},' + finish + b'"index": 0}],'
+        b'"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,"totalTokenCount": %d,'
+        b'"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},"modelVersion": "' % (INPUT_TOKENS, made, INPUT_TOKENS + made, INPUT_TOKENS)
+        + GEMINI_MODEL.encode() + b'","responseId": "' + _GEMINI_ID.encode() + b'"}\r\n\r\n'
+    )
+
+
+def _gemini(stream: Stream, n: int) -> None:
+    parts = []
+    for i in range(n):
+        k = i % _POOL
+        parts.append(PIECES[k])
         stream.add(_gemini_chunk(b'{"text": ' + _JSON_PIECES[k] + b"}", i + 1), True)
     stream.add(_gemini_chunk(b'{"text": ""}', n, b'"finishReason": "STOP",'))
     stream.expected = digest("".join(parts), [], (INPUT_TOKENS, n), "STOP")
 
 
-_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "gemini": _gemini}
+_BUILDERS = {"chat": _chat, "tools": _tools, "messages": _messages, "responses": _responses, "cohere": _cohere, "gemini": _gemini}
 
 
 def build(fmt: str, n: int, keep_events: bool = True) -> Stream:
