@@ -39,11 +39,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 #: Random documents drawn by the seeded generator (each checked at every prefix).
 DOCUMENTS = 3000
 #: Random corruptions checked against the completion oracle.
-CORRUPTIONS = 6000
+CORRUPTIONS = 4000
 #: Examples hypothesis draws per property.
-HYPOTHESIS_EXAMPLES = 300
+HYPOTHESIS_EXAMPLES = 100
 #: The longest random document drawn (characters).
-MAX_DOCUMENT = 800
+MAX_DOCUMENT = 400
 DEEP = 100000
 
 # --- comparing values ---------------------------------------------------------
