@@ -21,6 +21,9 @@ from .errors import IncompleteStreamError, StreamTimeoutError
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from .completion import Completion
 
+__all__ = ["BodyReader"]
+
+
 #: What a stream's reader asks when it fails: the answer rebuilt so far, and whether output
 #: already reached the caller (then the failure is never retried).
 Progress = Callable[[], Tuple["Completion", bool]]

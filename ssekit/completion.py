@@ -59,6 +59,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
         output: List[Any]
 
 
+__all__ = ["Completion", "ToolCall", "Usage"]
+
+
 @dataclass(frozen=True)
 class Usage:
     """Token counts, normalised across providers; ``raw`` keeps what the provider sent.

@@ -38,6 +38,9 @@ from .errors import (
 from ._text import redact_url
 from .http import parse_retry_after, short_reason
 
+__all__ = ["Attempt", "attempts"]
+
+
 logger = logging.getLogger("ssekit")
 
 #: Statuses retried when the policy names none: timeout, conflict, rate limit, server errors.

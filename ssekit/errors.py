@@ -12,6 +12,37 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from .completion import Completion
 
+__all__ = [
+    "SSEKitError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RequestTimeoutError",
+    "ConflictError",
+    "RequestTooLargeError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "GatewayTimeoutError",
+    "OverloadedError",
+    "status_error_class",
+    "ContentTypeError",
+    "InvalidRequestError",
+    "StreamConnectionError",
+    "EventTooLargeError",
+    "MalformedEventError",
+    "StreamError",
+    "IncompleteStreamError",
+    "StreamTimeoutError",
+    "UnsupportedFormatError",
+    "ToolCallArgumentsError",
+    "PartialJSONError",
+]
+
 
 class SSEKitError(Exception):
     """Base of every ssekit exception. ``partial`` is what was rebuilt so far."""

@@ -50,6 +50,9 @@ from .errors import (
 from .formats import KEY_HEADER_NAMES, completion_from_result
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 
+__all__ = ["EventSource", "connect_sse"]
+
+
 EVENT_STREAM = "text/event-stream"
 #: Most bytes of an error or non-SSE body read into memory for messages.
 MAX_ERROR_BODY = 64 * 1024

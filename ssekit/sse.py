@@ -21,6 +21,17 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Un
 from ._text import preview
 from .errors import EventTooLargeError, InvalidRequestError, MalformedEventError
 
+__all__ = [
+    "ServerSentEvent",
+    "encode_comment",
+    "SSEDecoder",
+    "iter_sse",
+    "iter_sse_lines",
+    "DEFAULT_MAX_EVENT_SIZE",
+    "MAX_RETRY",
+]
+
+
 #: Default limit for one line and for one event's data (bytes / characters).
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 

@@ -33,6 +33,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["ChatCompletionsAccumulator", "FORMAT"]
+
+
 #: Deltas' keys that stream text (appended); any other key is kept verbatim (lists extended, values replaced).
 _TEXT_KEYS = ("content", "refusal", "reasoning_content", "reasoning")
 

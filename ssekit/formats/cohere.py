@@ -39,6 +39,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["CohereAccumulator", "FORMAT"]
+
+
 #: The streamed string field of each content item type.
 _CONTENT_TEXT = {"text": "text", "thinking": "thinking"}
 

@@ -37,6 +37,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["GeminiAccumulator", "FORMAT"]
+
+
 #: The keys a text part may carry and still be merged with the text before it.
 _TEXT_PART_KEYS = frozenset(["text", "thought", "thoughtSignature"])
 #: Candidate keys that are not kept in ``extra`` (the rest, e.g. ``safetyRatings``, are, for candidate 0).

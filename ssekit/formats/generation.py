@@ -27,6 +27,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["GenerationAccumulator", "FORMAT"]
+
+
 # Keys of a generation_end frame (or result) that are not token accounting.
 _NOT_USAGE = frozenset(
     ["type", "object", "id", "generation_id", "model", "finish_reason", "usage", "text", "content", "delta"]

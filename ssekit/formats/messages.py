@@ -37,6 +37,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["MessagesAccumulator", "FORMAT"]
+
+
 #: Each block type's streamed string fields, and the delta type that extends each one.
 _STREAMED = {
     "text": {"text": "text_delta"},

@@ -38,6 +38,9 @@ from .base import (
     tool_results_of,
 )
 
+__all__ = ["ResponsesAccumulator", "FORMAT"]
+
+
 #: Each item type's list of parts, and the streamed string field of a part of each part type.
 _PARTS = {"message": "content", "reasoning": "summary"}
 _PART_TEXT = {"output_text": "text", "refusal": "refusal", "summary_text": "text", "reasoning_text": "text"}
