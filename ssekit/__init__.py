@@ -37,6 +37,7 @@ from .errors import (
     StreamError,
     StreamTimeoutError,
     ToolCallArgumentsError,
+    ToolRoundsExceededError,
     UnprocessableEntityError,
     UnsupportedFormatError,
 )
@@ -66,11 +67,14 @@ _LAZY = {
     "CompletionStream": "stream",
     "follow_sse": "stream",
     "attempts": "control",
+    "tool_loop": "loop",
+    "ToolLoop": "loop",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - let type checkers see the lazy names
     from .control import attempts
     from .http import EventSource, connect_sse
+    from .loop import ToolLoop, tool_loop
     from .stream import CompletionStream, follow_sse, stream_completion
 
 
@@ -138,6 +142,8 @@ __all__ = [
     "StreamTimeoutError",
     "ToolCall",
     "ToolCallArgumentsError",
+    "ToolLoop",
+    "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "UnsupportedFormatError",
     "Usage",
@@ -149,5 +155,6 @@ __all__ = [
     "iter_sse_lines",
     "parse_partial_json",
     "stream_completion",
+    "tool_loop",
     "tool_results",
 ]

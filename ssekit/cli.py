@@ -455,10 +455,17 @@ def cmd_accumulate(args: argparse.Namespace) -> int:
         if not recording.count:
             raise
         partial = exc.partial if exc.partial is not None else accumulator.completion
-        _say(sys.stdout, partial.to_json(indent=2) + "\n")
+        _say(sys.stdout, _accumulated(partial, args.messages))
         raise Shown(exc, "what the stream held so far was printed on stdout")
-    _say(sys.stdout, completion.to_json(indent=2) + "\n")
+    _say(sys.stdout, _accumulated(completion, args.messages))
     return 0
+
+
+def _accumulated(completion: Completion, messages: bool) -> str:
+    """The Completion as JSON, or with *messages* its assistant turn (``to_messages()``) as the next request takes it."""
+    if not messages:
+        return completion.to_json(indent=2) + "\n"
+    return json.dumps(completion.to_messages(), indent=2, ensure_ascii=False) + "\n"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -623,6 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accumulate.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="the recorded stream (default: stdin)")
     accumulate.add_argument("--format", choices=_FORMAT_CHOICES, default="auto", help="wire format (default: recognised from the stream)")
+    accumulate.add_argument("--messages", action="store_true",
+                            help="print the assistant turn to append to the next request (Completion.to_messages()) instead")
     _add_max_event_size(accumulate)
 
     serve = command(

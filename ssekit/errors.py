@@ -242,6 +242,17 @@ class ToolCallArgumentsError(SSEKitError, ValueError):
     """A tool call's accumulated arguments are not valid JSON."""
 
 
+class ToolRoundsExceededError(SSEKitError):
+    """A tool loop reached ``max_rounds`` answers and the last one still asked for tools (they were not run).
+
+    ``partial`` is that last answer; ``rounds`` the number of answers streamed.
+    """
+
+    def __init__(self, message: str, *, rounds: int, partial: "Optional[Completion]" = None) -> None:
+        super().__init__(message, partial=partial)
+        self.rounds = rounds
+
+
 class PartialJSONError(SSEKitError, ValueError):
     """Text that no continuation can make into a JSON document (``parse_partial_json``, ``PartialJSONParser``).
 

@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Tuple, Union
 
 import requests
 
-from ssekit import cli
+from ssekit import accumulate, cli, iter_sse
 from ssekit.testing import DEFAULT_ANSWER, DEFAULT_PROMPT, PATHS, LocalGateway, build_events, sample_request, split_tokens
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -297,6 +297,17 @@ class ParseAndAccumulate(CliTestCase):
                     self.assertEqual(completion["tool_calls"][0]["name"], "get_weather")
                     self.assertEqual(completion["finish_reason"], "tool_calls")
                     self.assertEqual(completion["usage"]["output_tokens"], 4)
+
+    def test_accumulate_messages_prints_the_assistant_turn(self) -> None:
+        for format in sorted(PATHS):
+            with self.subTest(format=format):
+                path, _ = self.recorded(format)
+                code, out, err = run("accumulate", path, "--format", format, "--messages")
+                self.assertEqual(code, 0, err)
+                with open(path, "rb") as recording:
+                    expected = accumulate(iter_sse([recording.read()]), format).to_messages()
+                self.assertEqual(json.loads(out), expected)
+                self.assertIsInstance(expected, list)
 
     def test_accumulate_of_a_cut_stream_prints_the_partial_and_fails(self) -> None:
         path, _ = self.recorded("chat_completions", keep=3)

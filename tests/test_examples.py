@@ -71,7 +71,7 @@ class Examples(unittest.TestCase):
         wanted = {
             "basic_print", "collect_response", "usage_stats", "tool_calls", "cancel_after_tokens", "cancel_from_thread",
             "timeouts", "retry_backoff", "format_chat_completions", "format_responses", "format_messages",
-            "format_generation", "format_cohere", "format_gemini", "follow_feed", "testing_with_ssekit",
+            "format_generation", "format_cohere", "format_gemini", "follow_feed", "testing_with_ssekit", "tool_loop",
         }  # fmt: skip
         self.assertLessEqual(wanted, set(EXAMPLES))
 
@@ -96,6 +96,12 @@ class Examples(unittest.TestCase):
         self.assertIn("finish_reason: tool_calls", out)
         self.assertIn('get_weather({"city": "Paris", "unit": "celsius"})', out)
         self.assertIn("result: 18 degrees celsius and sunny in Paris", out)
+
+    def test_tool_loop(self) -> None:
+        out = self.output("tool_loop")
+        self.assertIn('The tools said: get_weather returned {"city": "Paris", "temperature": 18, "unit": "celsius", "sky": "sunny"}.\n', out)
+        self.assertIn("rounds: 2, finish_reason: stop\n", out)
+        self.assertIn('"role": "tool"', out)
 
     def test_cancel_after_tokens(self) -> None:
         lines = self.output("cancel_after_tokens").splitlines()

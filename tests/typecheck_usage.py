@@ -5,7 +5,7 @@ tests/test_typing.py type-checks it (when the checkers are installed) and runs
 it against ssekit's own local gateway, so it must stay both well-typed and true.
 """
 import threading
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import requests
 
@@ -95,6 +95,23 @@ def testing_kit() -> None:
     assert all(b"".join(chunks) for chunks in chunkings(b"data: x\n\n", count=1))
 
 
+def loop(gateway: LocalGateway) -> None:
+    def get_weather(city: str) -> str:
+        return "sunny in " + city
+
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Weather?"}], "tools": tools}
+    rounds: ssekit.ToolLoop = ssekit.tool_loop(gateway.url("chat_completions"), json=body, tools={"get_weather": get_weather}, max_rounds=3)
+    text = "".join(rounds)
+    history: List[Any] = rounds.history
+    final: Optional[ssekit.Completion] = rounds.completion
+    assert text and history and final is not None and rounds.rounds == 2
+    try:
+        list(ssekit.tool_loop(gateway.url("chat_completions"), json=body, tools={}, max_rounds=1))
+    except ssekit.ToolRoundsExceededError as exc:
+        assert exc.partial is not None and exc.rounds == 1
+
+
 def main() -> None:
     decode()
     accumulate_every_format()
@@ -102,6 +119,7 @@ def main() -> None:
     with LocalGateway() as gateway:
         stream(gateway)
         follow(gateway)
+        loop(gateway)
     error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)
     assert isinstance(error, ssekit.APIStatusError)
     print("ok")

@@ -330,7 +330,9 @@ class WireFormat:
     registered formats in order). *tool_results* turns ``(tool_call, output[,
     is_error])`` results into what the next request appends (see
     :func:`ssekit.tool_results`). *url_suffixes* are URL path endings that name
-    the format, used to pick the key header under ``"auto"``.
+    the format, used to pick the key header under ``"auto"``. *history_key*
+    is the request key whose list holds the conversation, which a tool loop
+    extends (None for a format without tool calls).
     """
 
     name: str
@@ -339,6 +341,7 @@ class WireFormat:
     tool_results: "Callable[[Iterable[ToolResult]], List[Any]]"
     key_header: KeyHeader = BEARER
     url_suffixes: Tuple[str, ...] = ()
+    history_key: Optional[str] = None
 
 
 # --- the accumulator ---------------------------------------------------------------

@@ -290,4 +290,5 @@ FORMAT = WireFormat(
     recognizes=_recognizes,
     tool_results=tool_messages,
     url_suffixes=("/chat/completions",),
+    history_key="messages",
 )

@@ -351,4 +351,5 @@ FORMAT = WireFormat(
     recognizes=_recognizes,
     tool_results=tool_messages,
     url_suffixes=("/v2/chat",),
+    history_key="messages",
 )

@@ -301,4 +301,5 @@ FORMAT = WireFormat(
     tool_results=function_responses,
     key_header=KeyHeader("x-goog-api-key", ""),
     url_suffixes=(":streamGenerateContent", ":generateContent"),
+    history_key="contents",
 )

@@ -249,4 +249,5 @@ FORMAT = WireFormat(
     tool_results=tool_result_message,
     key_header=KeyHeader("x-api-key", "", {"anthropic-version": "2023-06-01"}),
     url_suffixes=("/messages",),
+    history_key="messages",
 )

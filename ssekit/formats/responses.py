@@ -423,4 +423,5 @@ FORMAT = WireFormat(
     recognizes=_recognizes,
     tool_results=function_call_outputs,
     url_suffixes=("/responses",),
+    history_key="input",
 )

@@ -7,7 +7,12 @@ model...) from the request JSON: the model (or the model in the path), the
 messages or input, ``stream`` (or the path that names streaming), the
 output-token cap and ``tools``. Streams carry a canned multi-sentence answer token by token at
 a configurable pace, then usage and a finish reason; non-streamed requests get
-the complete JSON result. ``GET /v1/events`` is a plain SSE feed (job
+the complete JSON result. Offered tools are called, ``parallel_tool_calls`` at a
+time, until the history holds a result for each; then the answer quotes the
+results it received. A follow-up request is checked as the real API checks it
+(each twin's ``follow_up``): results that match no call, calls without their
+result, thinking or reasoning that did not come back unchanged and in place get
+the provider's 400. ``GET /v1/events`` is a plain SSE feed (job
 progress with ids and reconnections) for ``follow_sse``. Faults can be queued
 (an HTTP error, a stall, a cut) to show timeouts and retries. The ``ssekit
 demo`` / ``serve`` commands, the examples and the tests all use it.
@@ -27,7 +32,7 @@ from ..formats.base import BEARER
 from ..sse import iter_sse
 from .builders import build_events, build_result, split_tokens
 from .providers import PROVIDERS
-from .providers.base import text_of
+from .providers.base import Answered, Refusal, text_of
 from .server import RecordedRequest, RouteFunction, ScriptedResponse, SSEServer
 
 __all__ = [
@@ -109,6 +114,12 @@ class LocalGateway:
     it in the header its format's API reads (see each format's ``KeyHeader``), else they get
     that provider's 401.
     *log*, if given, receives one line per request (never a header value).
+    With *thinking*, the gateway acts as a thinking model: its tool-call turns
+    carry reasoning (signed thinking blocks, reasoning items with
+    ``encrypted_content``, thought signatures, ``reasoning_content``) that must
+    come back unchanged, and a Chat Completions tool-call turn sent back
+    without ``reasoning_content`` is refused, as DeepSeek's thinking mode does.
+    *parallel_tool_calls* is how many of the offered tools one turn calls.
     """
 
     def __init__(
@@ -120,10 +131,14 @@ class LocalGateway:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Optional[Callable[[str], None]] = None,
+        thinking: bool = False,
+        parallel_tool_calls: int = 1,
     ) -> None:
         #: Seconds between two events of a stream (may be changed at any time).
         self.pace = pace
         self.answer = answer
+        self.thinking = thinking
+        self.parallel_tool_calls = parallel_tool_calls
         self.server = SSEServer(host, port)
         self._api_key = api_key
         self._log = log
@@ -239,12 +254,13 @@ class LocalGateway:
         provider = PROVIDERS[format]
         prompt = _prompt_text(provider, body)
         limit = _max_tokens(provider, body)
-        tool_calls = _tool_calls(provider, body)
+        answered = _answered(provider, body, self.thinking)
+        tool_calls = _tool_calls(provider, body, answered, self.parallel_tool_calls)
         fault = self._next_fault()
         if fault is not None and fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return _error_response(format, fault.status, fault.message, headers), "(queued fault)"
-        tokens = split_tokens(self.answer)
+        tokens = split_tokens(_quoted(answered) if answered else self.answer)
         if tool_calls:
             tokens, finish = [], "tool_calls"
         elif limit is not None and limit < len(tokens):
@@ -260,6 +276,8 @@ class LocalGateway:
             return ScriptedResponse.json(build_result(format, **options), headers=headers), "result, model %s" % model
         if not provider.wants_usage(body):
             options["usage"] = None
+        if self.thinking and tool_calls:
+            options.update(provider.thinking("I will call %s." % " and ".join(call["name"] for call in tool_calls), tool_calls))
         events = build_events(format, **options)
         response = self._stream(format, events, headers, fault)
         return response, "stream, model %s%s" % (model, " (queued %s)" % fault.kind if fault else "")
@@ -322,15 +340,29 @@ def _max_tokens(provider: ModuleType, body: Mapping[str, Any]) -> Optional[int]:
     return None
 
 
-def _tool_calls(provider: ModuleType, body: Mapping[str, Any]) -> List[Dict[str, str]]:
-    """The call the model "decides" to make: the first tool offered, with sample arguments."""
-    offered = provider.tool(body)
-    if offered is None:
-        return []
-    name, schema = offered
-    if not isinstance(name, str) or not name:
-        raise _BadRequest(400, "tools[0] has no name")
-    return [{"name": name, "arguments": json.dumps(_sample_arguments(schema))}]
+def _answered(provider: ModuleType, body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The (tool name, output) results the request's history sends back; what the API refuses is a 400."""
+    try:
+        return provider.follow_up(body, thinking)  # type: ignore[no-any-return]
+    except Refusal as exc:
+        raise _BadRequest(400, str(exc)) from None
+
+
+def _tool_calls(provider: ModuleType, body: Mapping[str, Any], answered: List[Answered], parallel: int) -> List[Dict[str, str]]:
+    """The calls the model "decides" to make: the next *parallel* offered tools without a result yet, with sample arguments."""
+    done = {name for name, _ in answered}
+    wanted = []  # type: List[Dict[str, str]]
+    for number, (name, schema) in enumerate(provider.tools(body)):
+        if not isinstance(name, str) or not name:
+            raise _BadRequest(400, "tools[%d] has no name" % number)
+        if name not in done and len(wanted) < parallel:
+            wanted.append({"name": name, "arguments": json.dumps(_sample_arguments(schema))})
+    return wanted
+
+
+def _quoted(answered: List[Answered]) -> str:
+    """The final answer after tool calls: what each tool said, quoted."""
+    return "The tools said: %s." % "; ".join("%s returned %s" % (name, output) for name, output in answered)
 
 
 def _sample_arguments(schema: Any) -> Dict[str, Any]:

@@ -11,9 +11,10 @@ output token a piece), *finish_reason* in the normalised vocabulary (``stop``,
 through), *error* (a message or an error object) to end the stream with a
 provider error, *model* and *id*. Output is deterministic. Standard library only.
 """
+import hashlib
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ...completion import Usage
 
@@ -143,3 +144,67 @@ def text_of(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(text for text in (text_of(value.get(key)) for key in ("content", "text", "input", "parts")) if text)
     return ""
+
+
+# --- follow-up requests: the history a client sends back ------------------------------
+
+#: One tool result found in a follow-up request: (the tool's name, its output as text).
+Answered = Tuple[str, str]
+
+
+class Refusal(ValueError):
+    """What a provider's API refuses in a follow-up request; the gateway answers it with a 400."""
+
+
+def signature(*texts: Any) -> str:
+    """A deterministic stand-in for a provider's opaque signature over *texts* (thinking, reasoning items).
+
+    The gateway signs what it sends and checks the signature when it comes
+    back, as the real APIs do: a changed text or signature is refused.
+    """
+    digest = hashlib.sha256("\x00".join(str(text) for text in texts).encode("utf-8")).hexdigest()
+    return "sig_" + digest[:40]
+
+
+def output_of(value: Any) -> str:
+    """A tool output as text, for the gateway's quotes (JSON for anything that is not a string)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def tool_messages_answered(
+    messages: Any, *, reasoning_key: Optional[str], content_of: Callable[[Any], str]
+) -> List[Answered]:
+    """The results of an OpenAI-shaped history (Chat Completions, Cohere): ``role: tool`` messages after an
+    assistant message's ``tool_calls``; refused as the APIs refuse: a ``tool_call_id`` that matches no call of
+    the assistant message before, a call without its tool message, and (with *reasoning_key*, a thinking
+    model) a tool-call turn without that key.
+    """
+    answered = []  # type: List[Answered]
+    pending = None  # type: Optional[Dict[Any, str]]  # call id -> name, of the last assistant turn's calls
+    for number, message in enumerate(member for member in (messages if isinstance(messages, list) else []) if isinstance(member, dict)):
+        if message.get("role") == "tool":
+            call_id = message.get("tool_call_id")
+            if pending is None or call_id not in pending:
+                raise Refusal("messages[%d]: tool_call_id %r matches no tool call of the preceding assistant message" % (number, call_id))
+            answered.append((pending.pop(call_id), content_of(message.get("content"))))
+            continue
+        _no_missing_results(pending)
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        pending = None
+        if isinstance(calls, list) and calls:
+            if reasoning_key and not isinstance(message.get(reasoning_key), str):
+                raise Refusal("messages[%d]: the %s must be passed back on an assistant message with tool calls (thinking mode)"
+                              % (number, reasoning_key))  # fmt: skip
+            pending = {}
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                name = function.get("name") if isinstance(function, dict) else None
+                pending[call.get("id") if isinstance(call, dict) else None] = name if isinstance(name, str) else ""
+    _no_missing_results(pending)
+    return answered
+
+
+def _no_missing_results(pending: Optional[Dict[Any, str]]) -> None:
+    if pending:
+        raise Refusal("an assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                      "'tool_call_id'; these did not have one: %s" % ", ".join(map(str, pending)))  # fmt: skip

@@ -3,6 +3,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .base import (
     CREATED,
+    Answered,
     Counts,
     ErrorLike,
     ToolCallSpec,
@@ -14,6 +15,8 @@ from .base import (
     fragments,
     pieces,
     sse_event,
+    text_of,
+    tool_messages_answered,
 )
 
 #: The endpoint path.
@@ -145,14 +148,13 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return body
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
-    """(name, JSON schema) of the first tool a request offers, None when it offers none."""
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
-        return None
-    function = tools[0].get("function") if isinstance(tools[0], dict) else None
-    function = function if isinstance(function, dict) else {}
-    return function.get("name"), function.get("parameters")
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
+    """(name, JSON schema) of each tool a request offers, in order (none with ``tool_choice: none``)."""
+    offered = body.get("tools")
+    if not isinstance(offered, list) or body.get("tool_choice") == "none":
+        return []
+    functions = [tool.get("function") if isinstance(tool, dict) else None for tool in offered]
+    return [(function.get("name"), function.get("parameters")) if isinstance(function, dict) else (None, None) for function in functions]
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:
@@ -164,3 +166,14 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
 def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object OpenAI answers an HTTP error with."""
     return {"error": {"message": message, "type": error_type(status), "code": status}}
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The tool results the request's ``messages`` send back; :class:`~.base.Refusal` for what OpenAI refuses,
+    and, acting as a *thinking* model (DeepSeek's thinking mode), a tool-call turn without ``reasoning_content``."""
+    return tool_messages_answered(body.get("messages"), reasoning_key="reasoning_content" if thinking else None, content_of=text_of)
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The builder options of a thinking model's tool-call turn: its ``reasoning_content``."""
+    return {"reasoning": reasoning}

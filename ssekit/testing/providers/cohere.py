@@ -1,7 +1,21 @@
 """Cohere v2 chat as ssekit.testing speaks it: streams, results, requests and errors."""
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, calls, counts, fragments, pieces, sse_event
+from .base import (
+    Answered,
+    Counts,
+    ErrorLike,
+    ToolCallSpec,
+    UsageLike,
+    calls,
+    counts,
+    fragments,
+    output_of,
+    pieces,
+    sse_event,
+    text_of,
+    tool_messages_answered,
+)
 
 PATH = "/v2/chat"
 ID_PREFIX = "cohere_local"
@@ -132,14 +146,13 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream}
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
-    """(name, JSON schema) of the first tool a request offers (OpenAI-shaped), None when it offers none."""
-    tools, choice = body.get("tools"), body.get("tool_choice")
-    if not isinstance(tools, list) or not tools or (isinstance(choice, str) and choice.upper() == "NONE"):
-        return None
-    function = tools[0].get("function") if isinstance(tools[0], dict) else None
-    function = function if isinstance(function, dict) else {}
-    return function.get("name"), function.get("parameters")
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
+    """(name, JSON schema) of each tool a request offers (OpenAI-shaped), in order (none with ``tool_choice: NONE``)."""
+    offered, choice = body.get("tools"), body.get("tool_choice")
+    if not isinstance(offered, list) or (isinstance(choice, str) and choice.upper() == "NONE"):
+        return []
+    functions = [tool.get("function") if isinstance(tool, dict) else None for tool in offered]
+    return [(function.get("name"), function.get("parameters")) if isinstance(function, dict) else (None, None) for function in functions]
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:
@@ -150,3 +163,21 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
 def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object Cohere answers an HTTP error with: an id and the message."""
     return {"id": "f1e5c5ad-0b5e-4a7e-9d4f-%012d" % status, "message": message}
+
+
+def _documents(content: Any) -> str:
+    """The text of a tool message's content: its documents' ``data`` (or plain text)."""
+    if not isinstance(content, list):
+        return text_of(content)
+    datas = [item["document"].get("data") for item in content if isinstance(item, dict) and isinstance(item.get("document"), dict)]
+    return " ".join(output_of(data) for data in datas) or text_of(content)
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The tool results the request's ``messages`` send back; :class:`~.base.Refusal` for what Cohere refuses."""
+    return tool_messages_answered(body.get("messages"), reasoning_key=None, content_of=_documents)
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The builder options of a thinking model's tool-call turn: a ``thinking`` content item."""
+    return {"reasoning": reasoning}

@@ -7,7 +7,7 @@ against ``:generateContent``), not in the body: hence the ``{model}`` placeholde
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, counts, pieces, sse_event
+from .base import Answered, Counts, ErrorLike, Refusal, ToolCallSpec, UsageLike, counts, output_of, pieces, signature, sse_event
 
 #: The streaming endpoint as clients call it; ``{model}`` stands for any model name.
 PATH = "/v1beta/models/{model}:streamGenerateContent?alt=sse"
@@ -154,18 +154,16 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return {"contents": [{"role": "user", "parts": [{"text": prompt}]}], "generationConfig": {"maxOutputTokens": 1024}}
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
-    """(name, JSON schema) of the first function a request declares, None when it declares none."""
-    tools = body.get("tools")
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
+    """(name, JSON schema) of each function the request's first tool declares (none with mode ``NONE``)."""
+    offered = body.get("tools")
     config = body.get("toolConfig")
     calling = config.get("functionCallingConfig") if isinstance(config, dict) else None
-    if not isinstance(tools, list) or not tools or (isinstance(calling, dict) and calling.get("mode") == "NONE"):
-        return None
-    declarations = tools[0].get("functionDeclarations") if isinstance(tools[0], dict) else None
-    if not isinstance(declarations, list) or not declarations or not isinstance(declarations[0], dict):
-        return None
-    function = declarations[0]
-    return function.get("name"), function.get("parameters", function.get("parametersJsonSchema"))
+    if not isinstance(offered, list) or not offered or (isinstance(calling, dict) and calling.get("mode") == "NONE"):
+        return []
+    declarations = offered[0].get("functionDeclarations") if isinstance(offered[0], dict) else None
+    functions = [function for function in declarations if isinstance(function, dict)] if isinstance(declarations, list) else []
+    return [(function.get("name"), function.get("parameters", function.get("parametersJsonSchema"))) for function in functions]
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:
@@ -176,3 +174,54 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
 def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object Google answers an HTTP error with."""
     return {"error": error_object(message, status)}
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The function responses the request's ``contents`` send back; :class:`~.base.Refusal` for what Google refuses.
+
+    The ``functionCall`` parts of a model turn need their ``functionResponse``
+    parts, all in the ONE user content right after it (matched by ``id``, or
+    by name in order when the call had none); a response must answer a call
+    of that turn. A *thinking* model's first ``functionCall`` part must carry
+    the ``thoughtSignature`` the gateway gave it.
+    """
+    contents = body.get("contents")
+    contents = [content for content in contents if isinstance(content, dict)] if isinstance(contents, list) else []
+    answered = []  # type: List[Answered]
+    pending = []  # type: List[Mapping[str, Any]]  # the functionCall objects of the model turn before
+    for number, content in enumerate(contents):
+        parts = [part for part in content.get("parts") or [] if isinstance(part, dict)]
+        if content.get("role") == "model":
+            _no_missing_responses(pending, number)
+            call_parts = [part for part in parts if isinstance(part.get("functionCall"), dict)]
+            if thinking and call_parts and call_parts[0].get("thoughtSignature") != _thought_signature(call_parts[0]["functionCall"].get("name")):
+                raise Refusal("contents[%d]: Function call is missing a thought_signature in functionCall parts." % number)
+            pending = [part["functionCall"] for part in call_parts]
+            continue
+        for response in (part["functionResponse"] for part in parts if isinstance(part.get("functionResponse"), dict)):
+            key = "id" if response.get("id") else "name"
+            call = next((call for call in pending if call.get(key) == response.get(key) and (key == "id" or not call.get("id"))), None)
+            if call is None:
+                raise Refusal("contents[%d]: function response %s=%r matches no function call of the model turn right before it"
+                              % (number, key, response.get(key)))  # fmt: skip
+            pending.remove(call)
+            answered.append((str(call.get("name")), output_of(response.get("response"))))
+        _no_missing_responses(pending, number)
+    _no_missing_responses(pending, len(contents))
+    return answered
+
+
+def _no_missing_responses(pending: List[Mapping[str, Any]], number: int) -> None:
+    if pending:
+        raise Refusal("contents[%d]: please ensure that the number of function response parts is equal to the number of "
+                      "function call parts of the function call turn (no response for %s)"
+                      % (number, ", ".join(str(call.get("name")) for call in pending)))  # fmt: skip
+
+
+def _thought_signature(name: Any) -> str:
+    return signature("thought", name)
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The builder options of a thinking model's tool-call turn: thought parts, and the first call signed."""
+    return {"reasoning": reasoning, "signature": _thought_signature(tool_calls[0]["name"] if tool_calls else None)}

@@ -2,7 +2,7 @@
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ...errors import UnsupportedFormatError
-from .base import Counts, ErrorLike, ToolCallSpec, UsageLike, counts, error_object, error_type, pieces, sse_event
+from .base import Answered, Counts, ErrorLike, ToolCallSpec, UsageLike, counts, error_object, error_type, pieces, sse_event
 
 PATH = "/v1/generate"
 ID_PREFIX = "gen_local"
@@ -84,9 +84,19 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return {"model": model, "prompt": prompt, "stream": stream}
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
     """The format has no tools."""
-    return None
+    return []
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The format has no tools, so a request sends no results back."""
+    return []
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The format has no tool-call turns to think before."""
+    return {}
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:

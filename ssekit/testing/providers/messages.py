@@ -3,6 +3,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .base import (
+    Answered,
     Counts,
     ErrorLike,
     ToolCallSpec,
@@ -13,7 +14,10 @@ from .base import (
     error_type,
     fragments,
     pieces,
+    Refusal,
+    signature,
     sse_event,
+    text_of,
 )
 
 PATH = "/v1/messages"
@@ -153,13 +157,12 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return {"model": model, "max_tokens": 1024, "messages": [{"role": "user", "content": prompt}], "stream": stream}
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
-    """(name, JSON schema) of the first tool a request offers, None when it offers none."""
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
-        return None
-    offered = tools[0] if isinstance(tools[0], dict) else {}
-    return offered.get("name"), offered.get("input_schema")
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
+    """(name, JSON schema) of each tool a request offers, in order (none with ``tool_choice: none``)."""
+    offered = body.get("tools")
+    if not isinstance(offered, list) or body.get("tool_choice") == "none":
+        return []
+    return [(tool.get("name"), tool.get("input_schema")) if isinstance(tool, dict) else (None, None) for tool in offered]
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:
@@ -170,3 +173,51 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
 def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object Anthropic answers an HTTP error with."""
     return {"type": "error", "error": {"type": error_type(status), "message": message}}
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The tool results the request's ``messages`` send back; :class:`~.base.Refusal` for what Anthropic refuses.
+
+    Every ``thinking`` block must carry the signature the gateway gave it
+    (:func:`~.base.signature` of its text: changed text or signature is
+    refused); every ``tool_use`` of an assistant message needs its
+    ``tool_result`` in the ONE user message right after it, results first; a
+    ``tool_result`` must answer a ``tool_use`` of the message before.
+    """
+    answered = []  # type: List[Answered]
+    pending = {}  # type: Dict[Any, str]  # tool_use id -> name, of the previous assistant message
+    messages = [message for message in body.get("messages") or [] if isinstance(message, dict)]
+    for number, message in enumerate(messages):
+        content = message.get("content")
+        blocks = [block for block in content if isinstance(block, dict)] if isinstance(content, list) else []
+        if message.get("role") == "assistant":
+            _no_missing_results(pending, number)
+            for place, block in enumerate(blocks):
+                if block.get("type") == "thinking" and block.get("signature") != signature(block.get("thinking")):
+                    raise Refusal("messages.%d.content.%d: Invalid `signature` in `thinking` block" % (number, place))
+            pending = {block.get("id"): str(block.get("name")) for block in blocks if block.get("type") == "tool_use"}
+            continue
+        kinds = [block.get("type") == "tool_result" for block in blocks]
+        if kinds != sorted(kinds, reverse=True):
+            raise Refusal("messages.%d: tool_result blocks must come first in the user message" % number)
+        for block in blocks[: kinds.count(True)]:
+            if block.get("tool_use_id") not in pending:
+                raise Refusal("messages.%d: unexpected `tool_use_id` found in `tool_result` blocks: %s. Each `tool_result` "
+                              "block must have a corresponding `tool_use` block in the previous message."
+                              % (number, block.get("tool_use_id")))  # fmt: skip
+            answered.append((pending.pop(block.get("tool_use_id")), text_of(block.get("content"))))
+        _no_missing_results(pending, number)
+    _no_missing_results(pending, len(messages))
+    return answered
+
+
+def _no_missing_results(pending: Mapping[Any, str], number: int) -> None:
+    if pending:
+        raise Refusal("messages.%d: `tool_use` ids were found without `tool_result` blocks immediately after: %s. Each "
+                      "`tool_use` block must have a corresponding `tool_result` block in the next message."
+                      % (number, ", ".join(map(str, pending))))  # fmt: skip
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The builder options of a thinking model's tool-call turn: a thinking block signed over its text."""
+    return {"reasoning": reasoning, "signature": signature(reasoning)}

@@ -3,6 +3,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .base import (
     CREATED,
+    Answered,
     Counts,
     ErrorLike,
     ToolCallSpec,
@@ -11,7 +12,10 @@ from .base import (
     counts,
     error_type,
     fragments,
+    output_of,
     pieces,
+    Refusal,
+    signature,
     sse_event,
 )
 
@@ -30,8 +34,14 @@ _INCOMPLETE_REASONS = {
 }
 
 
-def _output(text: str, made: List[Dict[str, str]], reasoning: Optional[str], refusal: Optional[str]) -> List[Dict[str, Any]]:
-    """The final ``output`` items: reasoning, message, function calls (in that order)."""
+def _output(
+    text: str, made: List[Dict[str, str]], reasoning: Optional[str], refusal: Optional[str], sealed: bool = False
+) -> List[Dict[str, Any]]:
+    """The final ``output`` items: reasoning, message, function calls (in that order).
+
+    With *sealed*, the reasoning item carries ``encrypted_content``: :func:`seal` of its id and the
+    id of the item after it (what the gateway checks when the items come back).
+    """
     output = []  # type: List[Dict[str, Any]]
     if reasoning:
         summary = [{"type": "summary_text", "text": reasoning}]
@@ -46,7 +56,14 @@ def _output(text: str, made: List[Dict[str, str]], reasoning: Optional[str], ref
     for number, call in enumerate(made):
         item = {"id": "fc_%010d" % number, "type": "function_call", "status": "completed"}
         output.append(dict(item, arguments=call["arguments"], call_id=call["id"], name=call["name"]))
+    if sealed and reasoning and len(output) > 1:
+        output[0]["encrypted_content"] = seal(output[0]["id"], output[1]["id"])
     return output
+
+
+def seal(reasoning_id: Any, following_id: Any) -> str:
+    """The ``encrypted_content`` of a reasoning item: bound to its id and to the item that follows it."""
+    return signature("reasoning", reasoning_id, following_id)
 
 
 def _response(
@@ -97,6 +114,7 @@ def events(
     error: ErrorLike = None,
     model: str = _MODEL,
     id: str = _ID,
+    encrypted_content: bool = False,
 ) -> List[bytes]:
     """An OpenAI Responses API stream (``event:`` names, ``sequence_number`` in every event).
 
@@ -106,7 +124,8 @@ def events(
     ``response.completed`` carrying the whole response and its usage, or
     ``response.incomplete`` when *finish_reason* is ``length`` /
     ``max_output_tokens`` / ``content_filter``. With *error*, an ``error``
-    event replaces the end.
+    event replaces the end. With *encrypted_content*, the reasoning item
+    carries one (see :func:`seal`), as ``include: ["reasoning.encrypted_content"]`` asks.
     """
     made = calls(tool_calls, "call_")
     sent = pieces(text, tokens)
@@ -115,7 +134,7 @@ def events(
     def emit(kind: str, **fields: Any) -> None:
         stream.append(sse_event(dict(type=kind, sequence_number=len(stream), **fields), kind))
 
-    output = _output("".join(sent), made, reasoning, refusal)
+    output = _output("".join(sent), made, reasoning, refusal, encrypted_content)
     emit("response.created", response=_response(id, model, [], None))
     emit("response.in_progress", response=_response(id, model, [], None))
     for index, item in enumerate(output):
@@ -179,13 +198,12 @@ def sample_request(model: str, prompt: str, stream: bool) -> Dict[str, Any]:
     return {"model": model, "input": prompt, "stream": stream}
 
 
-def tool(body: Mapping[str, Any]) -> Optional[Tuple[Any, Any]]:
-    """(name, JSON schema) of the first tool a request offers, None when it offers none."""
-    tools = body.get("tools")
-    if not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
-        return None
-    offered = tools[0] if isinstance(tools[0], dict) else {}
-    return offered.get("name"), offered.get("parameters")
+def tools(body: Mapping[str, Any]) -> List[Tuple[Any, Any]]:
+    """(name, JSON schema) of each tool a request offers, in order (none with ``tool_choice: none``)."""
+    offered = body.get("tools")
+    if not isinstance(offered, list) or body.get("tool_choice") == "none":
+        return []
+    return [(tool.get("name"), tool.get("parameters")) if isinstance(tool, dict) else (None, None) for tool in offered]
 
 
 def wants_usage(body: Mapping[str, Any]) -> bool:
@@ -196,3 +214,45 @@ def wants_usage(body: Mapping[str, Any]) -> bool:
 def error_body(status: int, message: str) -> Dict[str, Any]:
     """The error object OpenAI answers an HTTP error with."""
     return {"error": {"message": message, "type": error_type(status), "code": status}}
+
+
+def follow_up(body: Mapping[str, Any], thinking: bool) -> List[Answered]:
+    """The tool results the request's ``input`` sends back; :class:`~.base.Refusal` for what OpenAI refuses.
+
+    A reasoning item must be followed by the output item it came with, and
+    its ``encrypted_content`` (required of a *thinking* model's) must be the
+    one the gateway sealed to its id and that item's id; a
+    ``function_call_output`` must answer an earlier ``function_call``, and
+    every ``function_call`` needs its output.
+    """
+    items = body.get("input")
+    items = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    calls = {}  # type: Dict[Any, str]  # call_id -> name
+    unanswered = []  # type: List[Any]
+    answered = []  # type: List[Answered]
+    for number, item in enumerate(items):
+        kind = item.get("type")
+        if kind == "reasoning":
+            following = items[number + 1] if number + 1 < len(items) else {}
+            if following.get("type") not in ("function_call", "message") or following.get("role", "assistant") != "assistant":
+                raise Refusal("Item '%s' of type 'reasoning' was provided without its required following item." % item.get("id"))
+            if (thinking or "encrypted_content" in item) and item.get("encrypted_content") != seal(item.get("id"), following.get("id")):
+                raise Refusal("The encrypted content for item %s could not be verified." % item.get("id"))
+        elif kind == "function_call":
+            calls[item.get("call_id")] = str(item.get("name"))
+            unanswered.append(item.get("call_id"))
+        elif kind == "function_call_output":
+            call_id = item.get("call_id")
+            if call_id not in calls:
+                raise Refusal("No tool call found for function call output with call_id %s." % call_id)
+            if call_id in unanswered:
+                unanswered.remove(call_id)
+            answered.append((calls[call_id], output_of(item.get("output"))))
+    if unanswered:
+        raise Refusal("No tool output found for function call %s." % unanswered[0])
+    return answered
+
+
+def thinking(reasoning: str, tool_calls: Sequence[ToolCallSpec]) -> Dict[str, Any]:
+    """The builder options of a reasoning model's tool-call turn: a reasoning item with ``encrypted_content``."""
+    return {"reasoning": reasoning, "encrypted_content": True}
