@@ -34,10 +34,17 @@ def run(*argv: str) -> Tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C as a terminal sends it (a test run in the background inherits SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(*argv: Union[str, bytes], **kwargs: Any) -> "subprocess.Popen[bytes]":
     """``python -m ssekit ARGV`` as a child process (for stdin, signals, the real entry point, raw bytes arguments)."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(kwargs.pop("env", {}))
+    if os.name == "posix":
+        kwargs.setdefault("preexec_fn", _interruptible)
     return subprocess.Popen(
         [sys.executable, "-m", "ssekit"] + list(argv),
         stdin=kwargs.pop("stdin", subprocess.DEVNULL),
