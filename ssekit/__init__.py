@@ -1,7 +1,7 @@
 """ssekit: read Server-Sent-Event streams (above all LLM token streams) synchronously.
 
-The decoder, the result types and the format accumulators are standard-library
-only. The HTTP layer needs ``requests``: it is imported with the package when
+The decoder, the result types, the format accumulators and the WSGI relay are
+standard-library only. The HTTP layer needs ``requests``: it is imported with the package when
 requests is installed (so that the first stream pays no import, in time or in
 memory), and otherwise on first use of one of its names, so ``import ssekit``
 works without it.
@@ -52,6 +52,7 @@ from .formats import (
     tool_results,
 )
 from .partial_json import PartialJSONParser, parse_partial_json
+from .relay import Relay, relay
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 
 __version__ = "0.1.0"
@@ -130,6 +131,7 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Relay",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "ResponsesAccumulator",
@@ -154,6 +156,7 @@ __all__ = [
     "iter_sse",
     "iter_sse_lines",
     "parse_partial_json",
+    "relay",
     "stream_completion",
     "tool_loop",
     "tool_results",

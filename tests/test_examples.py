@@ -71,7 +71,7 @@ class Examples(unittest.TestCase):
         wanted = {
             "basic_print", "collect_response", "usage_stats", "tool_calls", "cancel_after_tokens", "cancel_from_thread",
             "timeouts", "retry_backoff", "format_chat_completions", "format_responses", "format_messages",
-            "format_generation", "format_cohere", "format_gemini", "follow_feed", "testing_with_ssekit", "tool_loop",
+            "format_generation", "format_cohere", "format_gemini", "follow_feed", "testing_with_ssekit", "tool_loop", "wsgi_proxy",
         }  # fmt: skip
         self.assertLessEqual(wanted, set(EXAMPLES))
 
@@ -178,6 +178,15 @@ class Examples(unittest.TestCase):
         self.assertEqual(lines[0], "event progress id=1: step 1 of 6, running")
         self.assertEqual(lines[5], "event progress id=6: step 6 of 6, done")
         self.assertEqual(lines[6:], ["feed finished"])
+
+    def test_wsgi_proxy(self) -> None:
+        out = self.output("wsgi_proxy")
+        text, summary = out.rstrip("\n").split("\n")
+        self.assertEqual(text, DEFAULT_ANSWER)
+        self.assertRegex(summary, r"^relayed as generation frames; tokens_used: \d+$")
+        self.assertGreater(int(summary.split()[-1]), len(TOKENS))  # the upstream usage, relayed (output + prompt tokens)
+        remote = self.remote["wsgi_proxy"][1]  # through a gateway that wants the key: it went upstream, not to the proxy's client
+        self.assertTrue(remote.startswith(DEFAULT_ANSWER + "\n"), remote)
 
     def test_testing_with_ssekit(self) -> None:
         self.output("testing_with_ssekit")

@@ -4,8 +4,9 @@
 tests/test_typing.py type-checks it (when the checkers are installed) and runs
 it against ssekit's own local gateway, so it must stay both well-typed and true.
 """
+import contextlib
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
@@ -84,6 +85,25 @@ def follow(gateway: LocalGateway) -> List[str]:
     return [event.data for event in events] + [first.data]
 
 
+def relay(gateway: LocalGateway) -> str:
+    upstream = ssekit.stream_completion(gateway.url("messages"), json={"model": "m", "max_tokens": 50, "stream": True,
+                                        "messages": [{"role": "user", "content": "Hi"}]}, format="messages")  # fmt: skip
+    relayed: ssekit.Relay = ssekit.relay(upstream, heartbeat=5.0, convert="generation")
+    status: str = relayed.status
+    headers: List[Tuple[str, str]] = relayed.headers
+    try:
+        body = b"".join(relayed)
+    finally:
+        relayed.close()
+    assert status == "200 OK" and ("Cache-Control", "no-cache") in headers
+    events = list(ssekit.iter_sse([body]))
+    assert events[-1].data == "[DONE]"
+    passed = ssekit.relay([ssekit.ServerSentEvent(data="x")], heartbeat=None)
+    with contextlib.closing(passed):
+        assert b"".join(passed) == b"data: x\n\n"
+    return ssekit.accumulate(events, format="generation").text
+
+
 def testing_kit() -> None:
     server = SSEServer().start()
     try:
@@ -120,6 +140,8 @@ def main() -> None:
         stream(gateway)
         follow(gateway)
         loop(gateway)
+        text = relay(gateway)
+        assert text and gateway.answer.startswith(text)
     error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)
     assert isinstance(error, ssekit.APIStatusError)
     print("ok")
