@@ -35,11 +35,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_HYPOTHESIS = False
 
 #: Valid streams per format drawn by the seeded generator.
-SEEDED_STREAMS = 150
+SEEDED_STREAMS = 100
 #: Corrupted variants of each seeded stream.
 CORRUPTIONS = 6
 #: Examples hypothesis draws per property.
-HYPOTHESIS_EXAMPLES = 120
+HYPOTHESIS_EXAMPLES = 60
 
 Event = Tuple[Optional[str], Any]  # (SSE event name or None, decoded JSON payload or a data string)
 

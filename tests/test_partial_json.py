@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_HYPOTHESIS = False
 
 #: Random documents drawn by the seeded generator (each checked at every prefix).
-DOCUMENTS = 3000
+DOCUMENTS = 2000
 #: Random corruptions checked against the completion oracle.
 CORRUPTIONS = 4000
 #: Examples hypothesis draws per property.
