@@ -123,7 +123,10 @@ class CompletionStream:
     the answer so far (final after the loop). :meth:`cancel` / :meth:`close`
     stop it from this or another thread at any stage (connecting, waiting for
     the response head, reading, waiting to retry); the loop then ends quietly
-    and :attr:`cancelled` is True. Made by :func:`stream_completion`, whose
+    and :attr:`cancelled` is True. A ``break`` cancels at once on CPython,
+    where the loop's generator is closed as it is dropped; on PyPy that waits
+    for the garbage collector, so the stream is cancelled and released when
+    the ``with`` block ends (or :meth:`close` is called). Made by :func:`stream_completion`, whose
     docstring describes the parameters; they are checked here, before
     anything is sent (:class:`InvalidRequestError`).
     """
@@ -475,6 +478,10 @@ def follow_sse(
 
         for sse in ssekit.follow_sse(session, "https://example.com/jobs/42/events", timeout=(5, 60)):
             print(sse.event, sse.data)
+
+    A loop left early releases the connection when the returned generator is
+    closed: at once on CPython, at the next garbage collection on PyPy, so
+    there call its ``close()`` (or wrap it in ``contextlib.closing``).
     """
     _check_options(method, timeout, deadline, cancel, max_event_size, None)
     check_headers(headers)

@@ -13,11 +13,8 @@ import socket
 import traceback
 import threading
 import time
-import tracemalloc
 import unittest
 from typing import Any, List, Tuple, Type
-
-import requests
 
 from ssekit import (
     APIStatusError,
@@ -36,7 +33,7 @@ from ssekit import (
 )
 from ssekit.testing.builders import chat_completions_events, generation_events, sse_event
 from ssekit.testing.server import ScriptedResponse, SSEServer
-from tests.support import assert_back_to, open_fds
+from tests.support import PeakMemory, assert_back_to, assert_peak_below, closing_session, open_fds
 
 REQUEST = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 TEXT = "Hello wonderful world"
@@ -138,34 +135,31 @@ class SlowAndStalledServers(HostileTestCase):
 
 
 class OversizedInput(HostileTestCase):
-    def traced(self, expected: Type[SSEKitError], url: str) -> Tuple[Tuple[SSEKitError, List[str], float], int]:
-        """fail_stream() with a 1 MiB limit, and the peak of traced memory while it ran."""
-        tracemalloc.start()
-        try:
+    def traced(self, expected: Type[SSEKitError], url: str) -> Tuple[Tuple[SSEKitError, List[str], float], PeakMemory]:
+        """fail_stream() with a 1 MiB limit, and the memory it traced (no peak without tracemalloc)."""
+        with PeakMemory() as memory:
             # (a generous read timeout: a loaded CI machine may take seconds to compress the server's bomb)
             outcome = self.fail_stream(expected, url, max_event_size=1 << 20, timeout=(5, 15))
-            return outcome, tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return outcome, memory
 
     def test_endless_line_is_refused_with_bounded_memory(self) -> None:
         # 128 MiB of one line on offer; the 1 MiB limit must stop the read early.
         endless = [START, HELLO, b"data: "] + [b"x" * 65536] * 2048
         url = self.serve(ScriptedResponse.sse(endless))
-        (error, deltas, elapsed), peak = self.traced(EventTooLargeError, url)
+        (error, deltas, elapsed), memory = self.traced(EventTooLargeError, url)
         self.assertEqual((deltas, error.partial.text), (["Hello"], "Hello"))
         self.assertEqual(error.limit, 1 << 20)
         self.assertIn("line exceeds the 1048576-byte limit", str(error))
-        self.assertLess(peak, 8 << 20, "peak traced memory %d bytes for a 1 MiB limit" % peak)
         self.assertLess(elapsed, 2.0)
+        assert_peak_below(self, memory, 8 << 20)
 
     def test_gzip_bomb_is_refused_with_bounded_memory(self) -> None:
         # 128 MiB of one line in ~130 KB of chunked gzip, inflated at most 64 KiB at a time.
         url = self.serve(ScriptedResponse.sse([START, HELLO, b"data: "] + [b"x" * (8 << 20)] * 16, gzip=True))
-        (error, deltas, elapsed), peak = self.traced(EventTooLargeError, url)
+        (error, deltas, elapsed), memory = self.traced(EventTooLargeError, url)
         self.assertEqual((deltas, error.partial.text), (["Hello"], "Hello"))
-        self.assertLess(peak, 8 << 20, "peak traced memory %d bytes for a 1 MiB limit" % peak)
         self.assertLess(elapsed, 15.0)
+        assert_peak_below(self, memory, 8 << 20)
 
     def test_event_far_over_the_size_limit(self) -> None:
         # Many short data lines: each line is fine, the event is 16 MiB.
@@ -204,7 +198,7 @@ class OversizedInput(HostileTestCase):
     def test_a_million_tiny_events_through_connect_sse(self) -> None:
         url = self.serve(ScriptedResponse.sse([b"data: x\n\n" * 1000] * 1000 + [b"event: end\ndata: y\n\n"]))
         count = 0
-        with requests.Session() as session:
+        with closing_session() as session:
             with connect_sse(session, "GET", url, timeout=(2, 10)) as source:
                 for event in source.iter_sse():
                     count += 1
@@ -234,7 +228,7 @@ class BrokenBodies(HostileTestCase):
     def test_connect_sse_cut_mid_utf8_character(self) -> None:
         url = self.serve(ScriptedResponse.sse([START, HELLO, self.CUT_EVENT], cut_after=10 ** 6))
         seen = []  # type: List[ServerSentEvent]
-        with requests.Session() as session:
+        with closing_session() as session:
             with self.assertRaises(SSEKitError) as caught:
                 with connect_sse(session, "GET", url, timeout=(2, 2)) as source:
                     seen.extend(source.iter_sse())
@@ -297,7 +291,7 @@ class WrongAnswers(HostileTestCase):
 
     def test_connect_sse_200_with_html(self) -> None:
         url = self.serve(ScriptedResponse.text(self.HTML))
-        with requests.Session() as session:
+        with closing_session() as session:
             with self.assertRaises(SSEKitError) as caught:
                 with connect_sse(session, "GET", url, timeout=(2, 2)):
                     self.fail("connect_sse yielded a source for an HTML answer")
@@ -322,7 +316,7 @@ class WrongAnswers(HostileTestCase):
     def test_wrong_charset_through_connect_sse(self) -> None:
         headers = {"Content-Type": "text/event-stream; charset=iso-8859-1"}
         url = self.serve(ScriptedResponse.sse(["data: \u00e9\u20ac\n\n"], headers=headers))
-        with requests.Session() as session, connect_sse(session, "GET", url, timeout=(2, 2)) as source:
+        with closing_session() as session, connect_sse(session, "GET", url, timeout=(2, 2)) as source:
             self.assertEqual(list(source.iter_sse()), [ServerSentEvent(data="\u00e9\u20ac")])
             self.assertEqual(source.response.encoding, "iso-8859-1")  # what requests would have used
 
@@ -376,7 +370,7 @@ class CrossHostRedirect(HostileTestCase):
 
     def test_connect_sse_authorization_header_does_not_follow(self) -> None:
         url = self.redirect("/v1/generate", self.other.url("/v1/generate"), status=302)
-        with requests.Session() as session:
+        with closing_session() as session:
             with connect_sse(session, "GET", url, headers={"Authorization": "Bearer " + KEY}, timeout=(2, 2)) as source:
                 self.assertEqual(len(list(source.iter_sse())), len(EVENTS))
         self.assertEqual(self.server.requests[0].headers["Authorization"], "Bearer " + KEY)

@@ -8,8 +8,10 @@ a stream left early closes its connection. File descriptors
 the run and come back to their starting values afterwards.
 
 ``requests.Session.close()`` does not close idle pooled sockets under
-urllib3 2 (psf/requests#6573); they close when the pool is collected, so the
-final count drops the session and collects before counting.
+urllib3 2 (psf/requests#6573); they would close when the pool is collected,
+at once on CPython but later on PyPy, so the final count closes the pools as
+ssekit closes the sessions it opens (``ssekit.http.close_session``), with
+nothing left to the garbage collector.
 """
 import concurrent.futures
 import gc
@@ -22,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ssekit import Completion, ServerSentEvent, connect_sse, stream_completion
+from ssekit.http import close_session
 from ssekit.testing.builders import generation_events
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
 from tests.support import assert_back_to, open_fds, settle
@@ -52,10 +55,9 @@ class LoadTestCase(unittest.TestCase):
         self.session = requests.Session()
 
     def drop_session(self) -> None:
-        """Close the session and let its pools (and their idle sockets) be collected."""
-        self.session.close()
+        """Close the session and the idle sockets in its pools."""
+        close_session(self.session)
         del self.session
-        gc.collect()
 
     def check_back_to_start(self) -> None:
         if hasattr(self, "session"):

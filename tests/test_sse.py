@@ -1,12 +1,12 @@
 """The decoder against the WHATWG SSE parsing rules, chunking equivalence and limits."""
 import pickle
 import random
-import tracemalloc
 import unittest
 
 from ssekit import EventTooLargeError, MalformedEventError, SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 from ssekit.errors import SSEKitError
 from ssekit.sse import MAX_RETRY
+from tests.support import PeakMemory, assert_peak_below
 
 
 def decode(data: bytes) -> list:
@@ -264,22 +264,19 @@ class Limits(unittest.TestCase):
         # Each read used to be kept as its own bytes object (~35 bytes of overhead
         # apiece), so a line trickled in 1-byte reads held ~35x the limit.
         limit = 1 << 18
+        memories = []
         for size in (1, 2, 7):
             with self.subTest(read_size=size):
                 decoder = SSEDecoder(limit)
                 piece = b"d" * size
                 fed = 0
-                tracemalloc.start()
-                try:
-                    with self.assertRaises(EventTooLargeError):
-                        while fed <= limit:
-                            decoder.feed(piece)
-                            fed += size
-                    peak = tracemalloc.get_traced_memory()[1]
-                finally:
-                    tracemalloc.stop()
+                with PeakMemory() as memory, self.assertRaises(EventTooLargeError):
+                    while fed <= limit:
+                        decoder.feed(piece)
+                        fed += size
                 self.assertLessEqual(fed, limit)  # refused at the read that crossed the limit
-                self.assertLess(peak, 1.5 * limit)
+                memories.append(memory)
+        assert_peak_below(self, memories, 1.5 * limit)
 
     def test_line_of_many_tiny_reads_is_delivered_whole(self) -> None:
         decoder = SSEDecoder(1000)
@@ -292,18 +289,15 @@ class Limits(unittest.TestCase):
     def test_event_of_many_short_data_lines_holds_about_the_limit(self) -> None:
         # A list of tiny strings held ~60 bytes per line where the limit counts 1 to 3.
         limit = 1 << 18
+        memories = []
         for line in (b"data:ab\n", b"data:\n"):
             with self.subTest(line=line):
                 decoder = SSEDecoder(limit)
-                tracemalloc.start()
-                try:
-                    with self.assertRaises(EventTooLargeError):
-                        for _ in range(limit):
-                            decoder.feed(line * 256)
-                    peak = tracemalloc.get_traced_memory()[1]
-                finally:
-                    tracemalloc.stop()
-                self.assertLess(peak, 1.5 * limit)
+                with PeakMemory() as memory, self.assertRaises(EventTooLargeError):
+                    for _ in range(limit):
+                        decoder.feed(line * 256)
+                memories.append(memory)
+        assert_peak_below(self, memories, 1.5 * limit)
 
     def test_event_of_many_data_lines_is_exact_under_any_chunking(self) -> None:
         rng = random.Random(5)

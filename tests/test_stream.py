@@ -31,7 +31,7 @@ from ssekit.testing.builders import (
     split_tokens,
 )
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
-from tests.support import HAS_PROC_FD, open_fds, settle
+from tests.support import HAS_PROC_FD, REFCOUNT_REASON, cpython_only, open_fds, settle
 
 TEXT = "Hello there, world"
 PIECES = split_tokens(TEXT)  # ['Hello', ' there', ',', ' world']
@@ -244,19 +244,38 @@ class Cancellation(StreamTestCase):
         super().setUp()
         self.script(ScriptedResponse.sse(HEAD, stall=True))
 
+    @cpython_only(REFCOUNT_REASON)
     def test_break(self) -> None:
         with self.stream() as stream:
             for text in stream:
                 break
-            self.assertTrue(stream.cancelled)
+            self.assertTrue(stream.cancelled)  # already in the block: the loop's generator is gone
             self.assert_released(stream)
         self.assertEqual(stream.completion.text, "Hello")
         self.assertFalse(stream.completion.complete)
 
+    def test_break_then_leaving_the_with_block(self) -> None:
+        with self.stream() as stream:
+            for text in stream:
+                break
+        self.assertTrue(stream.cancelled)
+        self.assert_released(stream)
+        self.assertEqual(stream.completion.text, "Hello")
+        self.assertFalse(stream.completion.complete)
+
+    @cpython_only(REFCOUNT_REASON)
     def test_break_without_with(self) -> None:
         stream = self.stream()
         for _ in stream:
             break
+        self.assertTrue(stream.cancelled)
+        self.assert_released(stream)
+
+    def test_break_then_close_without_with(self) -> None:
+        stream = self.stream(cancel=threading.Event())  # with a cancel watcher, which must end too
+        for _ in stream:
+            break
+        stream.close()
         self.assertTrue(stream.cancelled)
         self.assert_released(stream)
 
@@ -397,20 +416,36 @@ class Cancellation(StreamTestCase):
         self.assertFalse(stream.cancelled)
         self.assertTrue(stream.completion.complete)
 
-    @unittest.skipUnless(HAS_PROC_FD, "needs /proc/self/fd")
-    def test_300_broken_streams_leave_no_fd_or_thread(self) -> None:
-        for _ in self.stream(cancel=threading.Event()):  # warm up: imports, lazily opened files
-            break
+    def break_300_streams(self, leave: Callable[[CompletionStream], None]) -> None:
+        """Open 301 stalled streams, stop each with *leave* after its first text: no fd or thread may remain."""
+        leave(self.stream(cancel=threading.Event()))  # warm up: imports, lazily opened files
         self.assertTrue(settle(lambda: not server_threads()))
         fds, threads = open_fds(), threading.active_count()
         for number in range(300):
             stream = self.stream(cancel=threading.Event() if number % 10 == 0 else None)
-            for _ in stream:
-                break
+            leave(stream)
             self.assertTrue(stream.cancelled)
         self.assertTrue(settle(lambda: open_fds() <= fds), "fds: %d before, %d after" % (fds, open_fds()))
         self.assertTrue(settle(lambda: threading.active_count() <= threads), threading.enumerate())
         self.assertEqual(len(self.server.requests), 301)
+
+    @unittest.skipUnless(HAS_PROC_FD, "needs /proc/self/fd")
+    @cpython_only(REFCOUNT_REASON)
+    def test_300_broken_streams_leave_no_fd_or_thread(self) -> None:
+        def bare_break(stream: CompletionStream) -> None:
+            for _ in stream:
+                break
+
+        self.break_300_streams(bare_break)
+
+    @unittest.skipUnless(HAS_PROC_FD, "needs /proc/self/fd")
+    def test_300_streams_left_by_break_in_a_with_block_leave_no_fd_or_thread(self) -> None:
+        def break_in_with(stream: CompletionStream) -> None:
+            with stream:
+                for _ in stream:
+                    break
+
+        self.break_300_streams(break_in_with)
 
 
 class Timeouts(StreamTestCase):
