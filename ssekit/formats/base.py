@@ -16,6 +16,7 @@ joined only when the snapshot is read.
 """
 import dataclasses
 import json
+import platform
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
 
@@ -49,9 +50,18 @@ MAX_CHOICES = 128  # type: Final
 MAX_ITEMS = 32768  # type: Final
 
 _loads = json.loads
-# The stdlib scanner json.loads ends in, called directly: for the common event
-# (a JSON object with nothing around it) this halves the decoding overhead.
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads_whole(data: str, index: int) -> Tuple[Any, int]:
+    """PyPy's fast path: its ``scan_once`` is pure Python, its ``json.loads`` is not."""
+    return _loads(data), len(data)
+
+
+# CPython: the stdlib scanner json.loads ends in, called directly: for the common
+# event (a JSON object with nothing around it) this halves the decoding overhead.
+_scan = (
+    _loads_whole if platform.python_implementation() == "PyPy" else json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+)  # type: Callable[[str, int], Tuple[Any, int]]
 
 
 def as_dict(value: Any) -> Mapping[str, Any]:
