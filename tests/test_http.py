@@ -200,10 +200,12 @@ def chunked(*payloads: bytes, trailer: bytes = b"") -> bytes:
 class ChunkedFraming(ServerTestCase):
     """ssekit undoes HTTP chunking itself for uncompressed bodies: every framing detail counts."""
 
-    def read(self, body: bytes, received: List[str], cuts: Sequence[int] = (), encoding: str = "identity") -> None:
-        """Serve *body* as raw chunked bytes, written in pieces cut at *cuts*; collect event data."""
+    def read(
+        self, body: bytes, received: List[str], cuts: Sequence[int] = (), encoding: str = "identity", pause: float = 0.005
+    ) -> None:
+        """Serve *body* as raw chunked bytes, written in pieces cut at *cuts* *pause* seconds apart; collect event data."""
         parts = [body[a:b] for a, b in zip([0] + list(cuts), list(cuts) + [len(body)])]
-        paced = [item for part in parts for item in (part, 0.005)]
+        paced = [item for part in parts for item in (part, pause)]
         headers = {"Transfer-Encoding": "chunked", "Content-Type": "text/event-stream", "Content-Encoding": encoding}
         self.server.script("/c", ScriptedResponse.sse(paced, framing="close", headers=headers))
         with connect_sse(self.session, "GET", self.server.url("/c"), timeout=5) as source:
@@ -240,7 +242,7 @@ class ChunkedFraming(ServerTestCase):
         first_chunk = len(chunked(first)) - len(chunked())  # written alone, so it is read alone
         received = []  # type: List[str]
         with self.assertRaises(IncompleteStreamError):
-            self.read(body, received, [first_chunk], encoding="gzip")
+            self.read(body, received, [first_chunk], encoding="gzip", pause=0.3)  # (read apart even on a loaded machine)
         self.assertEqual(received, ["a"])
 
     def test_bad_framing_keeps_the_events_before_it(self) -> None:
