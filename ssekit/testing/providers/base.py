@@ -17,6 +17,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ...completion import Usage
+from ...formats.base import first_int
 
 UsageLike = Union[Usage, Mapping[str, Any], None]
 ErrorLike = Union[str, Mapping[str, Any], None]
@@ -91,21 +92,13 @@ def counts(usage: UsageLike, pieces: int) -> Counts:
                                   "total_tokens": usage.total_tokens}  # fmt: skip
     else:
         raw = dict(usage)
-    given = _first(raw, _INPUT_KEYS)
-    made = _first(raw, _OUTPUT_KEYS)
-    total = _first(raw, _TOTAL_KEYS)
+    given = first_int(raw, *_INPUT_KEYS)
+    made = first_int(raw, *_OUTPUT_KEYS)
+    total = first_int(raw, *_TOTAL_KEYS)
     if total is None and given is not None and made is not None:
         total = given + made
     extra = {key: value for key, value in raw.items() if key not in _INPUT_KEYS + _OUTPUT_KEYS + _TOTAL_KEYS}
     return Counts(given or 0, made or 0, total or 0, extra)
-
-
-def _first(raw: Mapping[str, Any], keys: Tuple[str, ...]) -> Optional[int]:
-    for key in keys:
-        value = raw.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
 
 
 def error_object(error: Union[str, Mapping[str, Any]], default_type: str) -> Dict[str, Any]:
