@@ -41,6 +41,7 @@ __all__ = [
     "UnsupportedFormatError",
     "ToolCallArgumentsError",
     "PartialJSONError",
+    "CassetteError",
 ]
 
 
@@ -264,3 +265,7 @@ class PartialJSONError(SSEKitError, ValueError):
     def __init__(self, message: str, *, position: int) -> None:
         super().__init__(message)
         self.position = position
+
+
+class CassetteError(SSEKitError, ValueError):
+    """A file that is not a cassette ssekit can read (not JSON lines, no version, a newer major version)."""

@@ -16,6 +16,7 @@ from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple,
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from ._cassette import PathLike, check_record_path, record_answer
 from ._text import redact_url
 from .completion import Completion
 from .control import (
@@ -152,11 +153,13 @@ class CompletionStream:
         verify: Any = None,
         cert: Any = None,
         proxies: Optional[Mapping[str, str]] = None,
-        params: Any = None
+        params: Any = None,
+        record: "Optional[PathLike]" = None
     ) -> None:
         new_accumulator(format)  # an unknown format fails here, not mid-request
         _check_options(method, timeout, deadline, cancel, max_event_size, on_event)
         check_json(json)
+        check_record_path(record)
         self.url = url
         self.method = method.upper()
         self.timeout = timeout
@@ -173,6 +176,7 @@ class CompletionStream:
         self._cancel_event = cancel
         self._on_event = on_event
         self._max_event_size = max_event_size
+        self._record = record
         options = {"auth": auth, "verify": verify, "cert": cert, "proxies": proxies, "params": params}
         self._request_kwargs = {name: value for name, value in options.items() if value is not None}
         self._state = State.NEW
@@ -334,6 +338,8 @@ class CompletionStream:
                 **self._request_kwargs
             )
             self.response = answer.response
+            if self._record is not None:
+                record_answer(self._record, answer, secrets)
             logger.debug("%s %s: HTTP %d", self.method, redact_url(self.url), answer.response.status_code)
             if isinstance(answer, WholeResult):
                 self._completion = answer.completion
@@ -389,7 +395,8 @@ def stream_completion(
     verify: Any = None,
     cert: Any = None,
     proxies: Optional[Mapping[str, str]] = None,
-    params: Any = None
+    params: Any = None,
+    record: "Optional[PathLike]" = None
 ) -> CompletionStream:
     """Stream an LLM completion: POST *json* to *url* and read the answer as it arrives.
 
@@ -421,6 +428,10 @@ def stream_completion(
       *max_event_size* bounds an event (and a non-streamed answer) in bytes;
       *method* is the HTTP method; *auth*, *verify*, *cert*, *proxies* and
       *params* go to ``session.request``.
+    - *record* (a file path) records the exchange there as a cassette while
+      the stream runs as usual: the request with every key redacted, the
+      response head, the body chunks as they arrived with their times (see
+      :class:`ssekit.testing.Cassette`; a retried request records its last answer).
 
     ::
 
@@ -433,6 +444,7 @@ def stream_completion(
         url, json=json, session=session, headers=headers, api_key=api_key, timeout=timeout, deadline=deadline,
         retry=retry, format=format, cancel=cancel, method=method, on_event=on_event, max_event_size=max_event_size,
         max_retry_after=max_retry_after, auth=auth, verify=verify, cert=cert, proxies=proxies, params=params,
+        record=record,
     )
 
 
