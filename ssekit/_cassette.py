@@ -82,7 +82,8 @@ class Cassette:
     :attr:`end` says how the body ended (``"eof"``, ``"cut"``, ``"open"``);
     :attr:`elapsed` is the seconds from sending the request to the response
     head. Load with :meth:`load` / :meth:`loads`, write with :meth:`save` /
-    :meth:`dumps`; :meth:`with_chunks` gives the same exchange cut differently.
+    :meth:`dumps`; :meth:`with_chunks` gives the same exchange split differently,
+    :meth:`cut` the exchange broken off after some bytes.
     """
 
     def __init__(
@@ -119,6 +120,11 @@ class Cassette:
         """The whole body: every chunk joined."""
         return b"".join(chunk.data for chunk in self.chunks)
 
+    @property
+    def pieces(self) -> List[bytes]:
+        """The body's chunks as bytes, as they arrived (``iter_sse(cassette.pieces)``)."""
+        return [chunk.data for chunk in self.chunks]
+
     def header(self, name: str) -> Optional[str]:
         """The first response header called *name* (any case), or None."""
         for key, value in self.headers:
@@ -132,6 +138,17 @@ class Cassette:
             self.request, self.status, self.headers, [CassetteChunk(0.0, bytes(piece)) for piece in pieces],
             self.end if end is None else end, reason=self.reason, elapsed=self.elapsed,
         )
+
+    def cut(self, offset: int) -> "Cassette":
+        """This exchange with the connection cut after *offset* body bytes (chunk boundaries and times kept)."""
+        chunks = []  # type: List[CassetteChunk]
+        left = max(0, offset)
+        for chunk in self.chunks:
+            if left <= 0:
+                break
+            chunks.append(CassetteChunk(chunk.t, chunk.data[:left]))
+            left -= len(chunk.data)
+        return Cassette(self.request, self.status, self.headers, chunks, "cut", reason=self.reason, elapsed=self.elapsed)
 
     # --- the text format ------------------------------------------------------
 
