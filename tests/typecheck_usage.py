@@ -5,13 +5,16 @@ tests/test_typing.py type-checks it (when the checkers are installed) and runs
 it against ssekit's own local gateway, so it must stay both well-typed and true.
 """
 import contextlib
+import os
+import tempfile
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
 import ssekit
-from ssekit.testing import LocalGateway, ScriptedResponse, SSEServer, build_events, build_result, chunkings
+from ssekit.testing import (Cassette, CassetteChunk, CassetteError, CassetteServer, LocalGateway, ScriptedResponse, SSEServer,
+                            build_events, build_result, chunkings, cuts, rechunkings, replay)
 
 
 def decode() -> List[ssekit.ServerSentEvent]:
@@ -115,6 +118,32 @@ def testing_kit() -> None:
     assert all(b"".join(chunks) for chunks in chunkings(b"data: x\n\n", count=1))
 
 
+def cassettes(gateway: LocalGateway) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "chat.jsonl")
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+        with ssekit.stream_completion(gateway.url("chat_completions"), json=body, api_key="sk-x-123456789", record=path) as live:
+            text = "".join(live)
+        cassette: Cassette = Cassette.load(path)
+        first: CassetteChunk = cassette.chunks[0]
+        assert first.t >= 0 and cassette.body.startswith(first.data) and cassette.end == "eof"
+        for label, variant in rechunkings(cassette, seed=1, count=1):
+            assert isinstance(label, str)
+            with replay(variant, match=["model", "messages"]) as server:
+                with ssekit.stream_completion(server.url, json=body) as replayed:
+                    assert "".join(replayed) == text
+        for offset, cut in cuts(path, [10]):
+            with CassetteServer(cut, time_scale=0.0) as server:
+                try:
+                    list(ssekit.stream_completion(server.url, json=body, retry=0))
+                except ssekit.IncompleteStreamError as exc:
+                    assert offset == 10 and exc.partial is not None
+    try:
+        Cassette.loads("{}")
+    except CassetteError as exc:
+        assert isinstance(exc, ValueError)
+
+
 def loop(gateway: LocalGateway) -> None:
     def get_weather(city: str) -> str:
         return "sunny in " + city
@@ -140,6 +169,7 @@ def main() -> None:
         stream(gateway)
         follow(gateway)
         loop(gateway)
+        cassettes(gateway)
         text = relay(gateway)
         assert text and gateway.answer.startswith(text)
     error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)
