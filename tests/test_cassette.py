@@ -1,7 +1,6 @@
 """Cassettes: record a real exchange (keys kept off the disk), replay it byte for byte, split and cut it anew."""
 import base64
 import contextlib
-import gzip
 import io
 import json
 import os
@@ -9,7 +8,7 @@ import shutil
 import socket
 import tempfile
 import unittest
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import requests
 from urllib3.util import Retry
