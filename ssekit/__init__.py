@@ -49,11 +49,13 @@ from .formats import (
     MessagesAccumulator,
     ResponsesAccumulator,
     accumulate,
+    iter_updates,
     tool_results,
 )
 from .partial_json import PartialJSONParser, parse_partial_json
 from .relay import Relay, relay
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
+from .updates import Update
 
 __version__ = "0.1.0"
 
@@ -148,6 +150,7 @@ __all__ = [
     "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "UnsupportedFormatError",
+    "Update",
     "Usage",
     "accumulate",
     "attempts",
@@ -155,6 +158,7 @@ __all__ = [
     "follow_sse",
     "iter_sse",
     "iter_sse_lines",
+    "iter_updates",
     "parse_partial_json",
     "relay",
     "stream_completion",

@@ -121,7 +121,10 @@ class ToolCall:
         A cut string is kept as far as it goes, a cut number or literal left
         out (see :func:`ssekit.parse_partial_json`). Raises
         :class:`~ssekit.errors.PartialJSONError` (a ``ValueError``) when the
-        arguments can never become JSON. Costs the length of the arguments.
+        arguments can never become JSON. Costs the length of the arguments:
+        to follow them after every fragment, use the ``tool_call_delta``
+        records of :meth:`~ssekit.stream.CompletionStream.updates`, whose
+        parser is fed each fragment once.
         """
         if not self.arguments.strip():
             return {}

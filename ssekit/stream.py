@@ -11,7 +11,7 @@ import enum
 import logging
 import os
 import threading
-from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple, cast
+from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Sequence, Tuple, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -49,6 +49,7 @@ from .http import (
     sendable_event_id,
 )
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from .updates import TextUpdate, Update, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -101,6 +102,9 @@ def _check_options(method: Any, timeout: Any, deadline: Any, cancel: Any, max_ev
         raise InvalidRequestError("max_event_size must be a number of bytes > 0, not %r" % (max_event_size,))
     if on_event is not None and not callable(on_event):
         raise InvalidRequestError("on_event must be callable, not %s" % type(on_event).__name__)
+
+
+_new_record = tuple.__new__  # NamedTuple's constructor without its cost, for the common text record
 
 
 class State(enum.Enum):
@@ -188,6 +192,7 @@ class CompletionStream:
         self._attempt = None  # type: Optional[Attempt]
         self._source = None  # type: Optional[EventSource]
         self._accumulator = None  # type: Optional[Accumulator]
+        self._watched = False  # updates() asked for typed progress
         self._completion = None  # type: Optional[Completion]
 
     def __repr__(self) -> str:
@@ -225,6 +230,16 @@ class CompletionStream:
         """
         return self._deliver(text=False)
 
+    def updates(self) -> Iterator[Update]:
+        """Typed progress records (text, reasoning, tool calls with their arguments so far, usage, finish),
+        the same for every format: see :mod:`ssekit.updates`.
+
+        A non-streamed JSON answer comes as the records of the whole answer at once.
+        """
+        if self._run is None:
+            self._watched = True
+        return self._deliver(text=False, updates=True)
+
     def cancel(self) -> None:
         """Stop the stream from this or any other thread, at whatever stage it is; a wait on the socket returns at once."""
         if not self._move((State.NEW, State.RUNNING), State.CANCELLED):
@@ -261,8 +276,8 @@ class CompletionStream:
             self._state = target
             return True
 
-    def _deliver(self, text: bool) -> Iterator[Any]:
-        """Hand text deltas (or events) to the caller; the attempt is committed before each one."""
+    def _deliver(self, text: bool, updates: bool = False) -> Iterator[Any]:
+        """Hand text deltas (or events, or updates) to the caller; the attempt is committed before each one."""
         if self._run is None:
             self._run = self._stream()
         elif self._state in _ENDED:
@@ -278,6 +293,13 @@ class CompletionStream:
                 if pair is None:
                     return
                 event, delta = pair
+                if updates:
+                    records = self._updates_after(delta)
+                    if records:
+                        if self._attempt is not None:
+                            self._attempt.commit()
+                        yield from records
+                    continue
                 if text and not delta:
                     continue
                 if self._attempt is not None:
@@ -285,6 +307,18 @@ class CompletionStream:
                 yield delta if text else event
         finally:
             self.close()  # a break or an error: release now, not when the generator is collected
+
+    def _updates_after(self, delta: str) -> Sequence[Update]:
+        """The records of the event just read (of the whole answer, for a non-streamed one)."""
+        accumulator = self._accumulator
+        if accumulator is None:  # (a whole result: no accumulator ran)
+            return whole_answer_updates(self.completion)
+        progress = accumulator.progress
+        if progress is None:
+            raise SSEKitError("updates() must be called before the stream is read, not after iterating its text or events")
+        if progress.notes:
+            return accumulator.updates_after(delta)
+        return (_new_record(TextUpdate, (delta,)),) if delta else ()  # (text only: the common event, made cheaply)
 
     def _progress(self) -> Tuple[Completion, bool]:
         """What a failure quotes: the answer so far, and whether output already reached the caller."""
@@ -348,6 +382,8 @@ class CompletionStream:
             accumulator = self._accumulator = new_accumulator(
                 self.format, fallback_id=response_id(answer.response), secrets=secrets
             )
+            if self._watched:
+                accumulator.watch()
             self._source = answer
             with answer:
                 if not self._stop.is_set():  # (cancelled while the request was on its way)

@@ -161,6 +161,25 @@ def loop(gateway: LocalGateway) -> None:
         assert exc.partial is not None and exc.rounds == 1
 
 
+def updates(gateway: LocalGateway) -> None:
+    """Typed progress narrows by ``kind``: each record's own fields, with no cast."""
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    shown: List[str] = []
+    with ssekit.stream_completion(gateway.url("chat_completions"), json=body) as answer:
+        for update in answer.updates():
+            if update.kind == "text":
+                shown.append(update.text)
+            elif update.kind == "tool_call_delta":
+                shown.append("%s(%r" % (update.name, update.arguments))
+            elif update.kind == "tool_call_done":
+                shown.append(update.tool_call.arguments)
+            elif update.kind == "finish":
+                reason: Optional[str] = update.finish_reason
+                shown.append(reason or "")
+    records: List[ssekit.Update] = list(ssekit.iter_updates(["[DONE]"], "chat_completions"))
+    assert shown and not records
+
+
 def main() -> None:
     decode()
     accumulate_every_format()
@@ -170,6 +189,7 @@ def main() -> None:
         follow(gateway)
         loop(gateway)
         cassettes(gateway)
+        updates(gateway)
         text = relay(gateway)
         assert text and gateway.answer.startswith(text)
     error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)

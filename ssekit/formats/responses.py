@@ -70,7 +70,7 @@ class ResponsesAccumulator(Accumulator):
         "response.failed": "_on_failed",
         "error": "_raise_error",
         "response.output_item.added": "_on_item",
-        "response.output_item.done": "_on_item",
+        "response.output_item.done": "_on_item_done",
         "response.content_part.done": "_on_part_done",
         "response.reasoning_summary_part.done": "_on_part_done",
         "response.function_call_arguments.delta": "_on_arguments_delta",
@@ -111,6 +111,9 @@ class ResponsesAccumulator(Accumulator):
         elif kind == "function_call":
             opened["arguments"] = Text(as_str(item.get("arguments")) or "")
             self._main.tool_calls += 1
+            if self.progress is not None:
+                self.progress.tool_call_start(id(opened), self._main.tool_calls - 1)
+                self.progress.tool_call_fragment(id(opened), item.get("arguments"))
         # An item opened without an output_index sits where an output_index would name it.
         self._main.add(len(self._main.items) if index is None else index, opened, self)
         item_id = as_str(item.get("id"))
@@ -148,9 +151,7 @@ class ResponsesAccumulator(Accumulator):
     def _merge_item(self, item: Mapping[str, Any], index: Optional[int]) -> str:
         """An item as added, or complete (``.done``, the final output): merged over what streamed; returns unstreamed text."""
         self._latest = None
-        existing = self._main.keyed.get(index) if index is not None else None
-        if existing is None:
-            existing = self._ids.get(as_str(item.get("id")) or "")
+        existing = self._existing(index, item.get("id"))
         if existing is None:
             opened = self._open(item, index)
             return self._deliver(_message_text(opened)) if item.get("type") == "message" else ""
@@ -161,6 +162,19 @@ class ResponsesAccumulator(Accumulator):
         existing.update(complete)
         after = _message_text(existing)
         return self._deliver(after) if after and not before else ""
+
+    def _existing(self, index: Optional[int], item_id: Any) -> Optional[Item]:
+        """The output item at *index*, else the one with *item_id*, if it opened already."""
+        existing = self._main.keyed.get(index) if index is not None else None
+        return existing if existing is not None else self._ids.get(as_str(item_id) or "")
+
+    def _on_item_done(self, payload: Dict[str, Any]) -> str:
+        text = self._on_item(payload)
+        if self.progress is not None:
+            item = self._existing(as_int(payload.get("output_index")), as_dict(payload.get("item")).get("id"))
+            if item is not None:
+                self.progress.tool_call_done(id(item))
+        return text
 
     def _open_fields(self, item: Mapping[str, Any]) -> Dict[str, Any]:
         """A complete item's fields with its strings made :class:`Text` (so that later events can extend them)."""
@@ -201,11 +215,13 @@ class ResponsesAccumulator(Accumulator):
             text = _text_field(part)
             if text is None:
                 return ""
-            latest = self._latest = (key, text, part.get("type") == "output_text")  # type: ignore[union-attr]
+            latest = self._latest = (key, text, part.get("type"))  # type: ignore[union-attr]
         latest[1].tail.append(delta)
-        if latest[2]:
+        if latest[2] == "output_text":
             self._delivered = True
             return delta
+        if self.progress is not None and latest[2] in _REASONING_PARTS:
+            self.progress.reasoning(delta)
         return ""
 
     def _on_text_done(self, where: "_Where", payload: Dict[str, Any]) -> str:
@@ -216,7 +232,10 @@ class ResponsesAccumulator(Accumulator):
         if text is None or text or not isinstance(value, str):
             return ""
         text.set(value)
-        return self._deliver(value) if part.get("type") == "output_text" else ""  # type: ignore[union-attr]
+        kind = part.get("type")  # type: ignore[union-attr]
+        if self.progress is not None and kind in _REASONING_PARTS:
+            self.progress.reasoning(value)
+        return self._deliver(value) if kind == "output_text" else ""
 
     def _on_annotation(self, where: "_Where", payload: Dict[str, Any]) -> str:
         part = self._part(where, payload, create=False)
@@ -226,11 +245,18 @@ class ResponsesAccumulator(Accumulator):
         return ""
 
     def _on_arguments_delta(self, payload: Dict[str, Any]) -> str:
-        self._call(payload)["arguments"].add(payload.get("delta"))
+        call = self._call(payload)
+        piece = call["arguments"].add(payload.get("delta"))
+        if self.progress is not None:
+            self.progress.tool_call_fragment(id(call), piece)
         return ""
 
     def _on_arguments_done(self, payload: Dict[str, Any]) -> str:
-        self._call(payload)["arguments"].set(payload.get("arguments"))
+        call = self._call(payload)
+        arguments = call["arguments"]
+        if self.progress is not None and not arguments:  # (nothing streamed: the arguments come whole)
+            self.progress.tool_call_fragment(id(call), payload.get("arguments"))
+        arguments.set(payload.get("arguments"))
         return ""
 
     def _call(self, payload: Mapping[str, Any]) -> Item:
@@ -353,6 +379,9 @@ _REFUSAL = _Where("message", "content", "refusal", "content_index")
 _REASONING_TEXT = _Where("reasoning", "content", "reasoning_text", "content_index")
 _SUMMARY = _Where("reasoning", "summary", "summary_text", "summary_index")
 #: The events about parts and their text: event type -> (handler, where its text goes).
+#: The part types whose text is visible reasoning.
+_REASONING_PARTS = frozenset(["summary_text", "reasoning_text"])
+
 _TEXT_EVENTS = {
     "response.content_part.added": ("_on_part_added", _OUTPUT_TEXT),
     "response.output_text.delta": ("_on_text_delta", _OUTPUT_TEXT),
