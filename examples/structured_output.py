@@ -28,9 +28,13 @@ def main() -> None:
         }
         parser = ssekit.PartialJSONParser()
         with ssekit.stream_completion(where.url("/chat/completions"), json=body, timeout=(5, 60)) as stream:
-            for text in stream:
-                parser.feed(text)  # PartialJSONError (a ValueError) if the answer stops being JSON
-                print("so far:", parser.value)
+            try:
+                for text in stream:
+                    parser.feed(text)
+                    print("so far:", parser.value)
+            except ssekit.PartialJSONError as exc:  # (a model that ignored response_format)
+                print("the answer is not JSON (%s); so far: %r" % (exc, parser.value))
+                return
         print("complete:", parser.complete, "->", json.loads(stream.completion.text) == parser.value)
 
 
