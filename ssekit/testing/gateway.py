@@ -122,7 +122,7 @@ class _Fault:
 
     def __init__(
         self, kind: str, *, status: int = 0, retry_after: Any = None, message: str = "", after_tokens: int = 0,
-        at_byte: Optional[int] = None
+        at_byte: Optional[int] = None, at_event: Optional[int] = None
     ) -> None:
         self.kind = kind
         self.status = status
@@ -130,6 +130,13 @@ class _Fault:
         self.message = message
         self.after_tokens = after_tokens
         self.at_byte = at_byte
+        self.at_event = at_event
+
+    def cut_offset(self, events: List[bytes]) -> Optional[int]:
+        """The body offset a cut by byte falls at in *events* (None: the cut counts tokens)."""
+        if self.at_event is None:
+            return self.at_byte
+        return sum(len(event) for event in events[: self.at_event]) + (self.at_byte or 0)
 
 
 class _Kept:
@@ -258,10 +265,15 @@ class LocalGateway:
         """Make the next stream send *after_tokens* tokens, then nothing (the connection stays open)."""
         self._queue([_Fault("stall", after_tokens=after_tokens)])
 
-    def cut_next(self, after_tokens: int = 0, *, at_byte: Optional[int] = None, times: int = 1) -> None:
-        """Make the next *times* streams send *after_tokens* tokens (or *at_byte* bytes of the body, cutting
-        anywhere, inside an event too), then drop the connection."""
-        self._queue([_Fault("cut", after_tokens=after_tokens, at_byte=at_byte) for _ in range(times)])
+    def cut_next(
+        self, after_tokens: int = 0, *, at_byte: Optional[int] = None, at_event: Optional[int] = None, times: int = 1
+    ) -> None:
+        """Make the next *times* streams send *after_tokens* tokens, then drop the connection.
+
+        With *at_byte* the cut falls after that many bytes of the body, anywhere (inside an event too);
+        with *at_event* too, they count from the start of that event (0-based) of the stream.
+        """
+        self._queue([_Fault("cut", after_tokens=after_tokens, at_byte=at_byte, at_event=at_event) for _ in range(times)])
 
     def _queue(self, faults: List[_Fault]) -> None:
         with self._lock:
@@ -339,8 +351,9 @@ class LocalGateway:
     def _stream(self, format: str, events: List[bytes], headers: Dict[str, str], fault: Optional[_Fault]) -> ScriptedResponse:
         if fault is None:
             return ScriptedResponse.sse(events, headers=headers, interval=self.pace)
-        if fault.at_byte is not None:
-            return ScriptedResponse.sse(events, headers=headers, interval=self.pace, cut_after=fault.at_byte)
+        offset = fault.cut_offset(events)
+        if offset is not None:
+            return ScriptedResponse.sse(events, headers=headers, interval=self.pace, cut_after=offset)
         kept = events[: _events_for_tokens(format, events, fault.after_tokens)]
         if fault.kind == "stall":
             return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, stall=True)
