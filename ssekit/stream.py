@@ -16,7 +16,7 @@ from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple,
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ._text import redact_url
+from ._text import Secrets, redact_url
 from .completion import Completion
 from .control import (
     MAX_RETRY_AFTER,
@@ -36,6 +36,7 @@ from .control import (
 from .errors import APIStatusError, InvalidRequestError, SSEKitError
 from .formats import Accumulator, FormatName, key_header, new_accumulator
 from .http import (
+    KEY_HEADERS,
     EventSource,
     Interrupter,
     WholeResult,
@@ -211,6 +212,14 @@ class CompletionStream:
             return Completion()
         resumed = self._resumption.count if self._resumption is not None else 0
         return completion.resumed_copy(resumed) if resumed else completion
+
+    @property
+    def secrets(self) -> Secrets:
+        """The secrets this request carries (key headers, its session's too, key-like URL values, ``auth``), to be
+        redacted from whatever quotes the stream (the relay does); their ``repr`` never shows a value."""
+        session_headers = self._session.headers if self._session is not None else None
+        return Secrets.of_request(session_headers, self._headers, url=self.url, auth=self._request_kwargs.get("auth"),
+                                  key_headers=KEY_HEADERS)  # fmt: skip
 
     @property
     def cancelled(self) -> bool:
