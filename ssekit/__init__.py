@@ -35,6 +35,7 @@ from .errors import (
     ServiceUnavailableError,
     StreamConnectionError,
     StreamError,
+    StreamGapError,
     StreamTimeoutError,
     ToolCallArgumentsError,
     ToolRoundsExceededError,
@@ -70,6 +71,7 @@ _LAZY = {
     "CompletionStream": "stream",
     "follow_sse": "stream",
     "attempts": "control",
+    "Resume": "resume",
     "tool_loop": "loop",
     "ToolLoop": "loop",
 }
@@ -78,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - let type checkers see the lazy names
     from .control import attempts
     from .http import EventSource, connect_sse
     from .loop import ToolLoop, tool_loop
+    from .resume import Resume
     from .stream import CompletionStream, follow_sse, stream_completion
 
 
@@ -137,12 +140,14 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "ResponsesAccumulator",
+    "Resume",
     "SSEDecoder",
     "SSEKitError",
     "ServerSentEvent",
     "ServiceUnavailableError",
     "StreamConnectionError",
     "StreamError",
+    "StreamGapError",
     "StreamTimeoutError",
     "ToolCall",
     "ToolCallArgumentsError",

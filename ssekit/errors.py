@@ -38,6 +38,7 @@ __all__ = [
     "StreamError",
     "IncompleteStreamError",
     "StreamTimeoutError",
+    "StreamGapError",
     "UnsupportedFormatError",
     "ToolCallArgumentsError",
     "PartialJSONError",
@@ -233,6 +234,17 @@ class IncompleteStreamError(SSEKitError):
 
 class StreamTimeoutError(IncompleteStreamError):
     """No byte arrived within the read timeout, or the whole-stream deadline passed."""
+
+
+class StreamGapError(SSEKitError):
+    """A resumed stream skipped events: its first new ``sequence_number`` is not the one after the last
+    delivered (``expected``, ``received``). Never retried: events were lost, so the answer cannot be exact.
+    """
+
+    def __init__(self, message: str, *, expected: int, received: int, partial: "Optional[Completion]" = None) -> None:
+        super().__init__(message, partial=partial)
+        self.expected = expected
+        self.received = received
 
 
 class UnsupportedFormatError(SSEKitError, ValueError):

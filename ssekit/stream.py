@@ -17,7 +17,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from ._cassette import PathLike, check_record_path, record_answer
-from ._text import redact_url
+from ._text import Secrets, redact_url
 from .completion import Completion
 from .control import (
     MAX_RETRY_AFTER,
@@ -34,9 +34,10 @@ from .control import (
     unlimited_policy,
     watching,
 )
-from .errors import InvalidRequestError, SSEKitError
+from .errors import APIStatusError, InvalidRequestError, SSEKitError
 from .formats import Accumulator, FormatName, key_header, new_accumulator
 from .http import (
+    KEY_HEADERS,
     EventSource,
     Interrupter,
     WholeResult,
@@ -48,6 +49,7 @@ from .http import (
     response_id,
     sendable_event_id,
 )
+from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 from .updates import TextUpdate, Update, whole_answer_updates
 
@@ -158,7 +160,8 @@ class CompletionStream:
         cert: Any = None,
         proxies: Optional[Mapping[str, str]] = None,
         params: Any = None,
-        record: "Optional[PathLike]" = None
+        record: "Optional[PathLike]" = None,
+        resume: ResumeLike = False
     ) -> None:
         new_accumulator(format)  # an unknown format fails here, not mid-request
         _check_options(method, timeout, deadline, cancel, max_event_size, on_event)
@@ -194,6 +197,8 @@ class CompletionStream:
         self._accumulator = None  # type: Optional[Accumulator]
         self._watched = False  # updates() asked for typed progress
         self._completion = None  # type: Optional[Completion]
+        policy = resume_policy(resume)
+        self._resumption = Resumption(policy, url, json) if policy is not None else None
 
     def __repr__(self) -> str:
         return "<CompletionStream %s %s %s>" % (self.method, redact_url(self.url), self._state.value)
@@ -209,10 +214,21 @@ class CompletionStream:
     def completion(self) -> Completion:
         """The answer rebuilt so far: final once the loop ended, partial after a failure or cancel."""
         if self._completion is not None:
-            return self._completion
-        if self._accumulator is not None:
-            return self._accumulator.completion
-        return Completion()
+            completion = self._completion
+        elif self._accumulator is not None:
+            completion = self._accumulator.completion
+        else:
+            return Completion()
+        resumed = self._resumption.count if self._resumption is not None else 0
+        return completion.resumed_copy(resumed) if resumed else completion
+
+    @property
+    def secrets(self) -> Secrets:
+        """The secrets this request carries (key headers, its session's too, key-like URL values, ``auth``), to be
+        redacted from whatever quotes the stream (the relay does); their ``repr`` never shows a value."""
+        session_headers = self._session.headers if self._session is not None else None
+        return Secrets.of_request(session_headers, self._headers, url=self.url, auth=self._request_kwargs.get("auth"),
+                                  key_headers=KEY_HEADERS)  # fmt: skip
 
     @property
     def cancelled(self) -> bool:
@@ -330,18 +346,25 @@ class CompletionStream:
         session = self._session if self._session is not None else requests.Session()
         interrupter = self._interrupter
         end = deadline_at(self.deadline)
+        resumption = self._resumption
         try:
             with watching(self._cancel_event, self.cancel, end, lambda: interrupter.interrupt("deadline")):
-                for attempt in attempts(self._retry, until=end, cancel=self._stop, max_retry_after=self._max_retry_after):
+                for attempt in attempts(self._retry, until=end, cancel=self._stop, max_retry_after=self._max_retry_after,
+                                        resume=resumption.should_resume if resumption is not None else None):  # fmt: skip
                     self._attempt = attempt
                     with attempt:
                         yield from self._try(session, attempt)
             self._move((State.RUNNING,), State.FINISHED)
-        except SSEKitError:
+        except SSEKitError as exc:
             if self._stop.is_set():  # the cancel's interrupt broke the read or the request
                 return
             self._move((State.RUNNING,), State.FAILED)
-            raise
+            if resumption is None:
+                raise
+            failure = resumption.failed(exc, self.completion)
+            if failure is exc:
+                raise
+            raise failure from exc
         except BaseException as exc:
             self._move((State.RUNNING,), State.FAILED if isinstance(exc, Exception) else State.CANCELLED)
             raise  # (Ctrl-C, or the generator closed by a break: cancelled)
@@ -351,39 +374,59 @@ class CompletionStream:
                 close_session(session)
 
     def _try(self, session: requests.Session, attempt: Attempt) -> Iterator[Tuple[ServerSentEvent, str]]:
-        """One request: (event, text delta) pairs until the stream ends (nothing once cancelled)."""
+        """One request: (event, text delta) pairs until the stream ends (nothing once cancelled).
+
+        With ``resume=``, a try after a break continues the stream instead (a
+        GET the cursor names), or polls the whole result once that was refused.
+        """
         if self._stop.is_set():
             return
-        secrets = request_secrets(session, self.url, self._headers, self._request_kwargs.get("auth"))
+        resumption = self._resumption
+        request = resumption.begin(self.completion, self._headers) if resumption is not None else None
+        url = self.url if request is None else request.url
+        secrets = request_secrets(session, url, self._headers, self._request_kwargs.get("auth"))
         try:
-            answer = open_stream(
-                session,
-                self.method,
-                self.url,
-                secrets=secrets,
-                deadline=attempt.deadline,
-                interrupter=self._interrupter,
-                max_event_size=self._max_event_size,
-                progress=self._progress,
-                results=True,
-                json=self._json,
-                headers=self._headers,
-                timeout=attempt.timeout(self.timeout),
-                **self._request_kwargs
-            )
+            if request is not None and resumption is not None and resumption.polling:
+                yield from self._hooked(attempt, self._polled(session, attempt, secrets))
+                return
+            try:
+                answer = open_stream(
+                    session,
+                    self.method if request is None else "GET",
+                    url,
+                    secrets=secrets,
+                    deadline=attempt.deadline,
+                    interrupter=self._interrupter,
+                    max_event_size=self._max_event_size,
+                    progress=self._progress,
+                    results=request is None,
+                    json=self._json if request is None else None,
+                    headers=self._headers if request is None else request.headers,
+                    timeout=attempt.timeout(self.timeout),
+                    **self._request_kwargs
+                )
+            except APIStatusError as exc:
+                if request is None or resumption is None or not resumption.refused(exc):
+                    raise
+                yield from self._hooked(attempt, self._polled(session, attempt, secrets))
+                return
             self.response = answer.response
             if self._record is not None:
                 record_answer(self._record, answer, secrets)
-            logger.debug("%s %s: HTTP %d", self.method, redact_url(self.url), answer.response.status_code)
+            logger.debug("%s %s: HTTP %d", answer.response.request.method, redact_url(url), answer.response.status_code)
             if isinstance(answer, WholeResult):
                 self._completion = answer.completion
                 yield from self._hooked(attempt, iter([(answer.event, answer.completion.text)]))
                 return
-            accumulator = self._accumulator = new_accumulator(
-                self.format, fallback_id=response_id(answer.response), secrets=secrets
-            )
-            if self._watched:
-                accumulator.watch()
+            if request is None or self._accumulator is None:
+                self._accumulator = new_accumulator(self.format, fallback_id=response_id(answer.response), secrets=secrets)
+                if self._watched:
+                    self._accumulator.watch()
+            else:  # the same answer goes on
+                assert resumption is not None
+                resumption.opened()
+                answer.decoder.last_event_id = request.last_event_id
+            accumulator = self._accumulator
             self._source = answer
             with answer:
                 if not self._stop.is_set():  # (cancelled while the request was on its way)
@@ -392,9 +435,27 @@ class CompletionStream:
         finally:
             self._interrupter.forget()
 
+    def _polled(self, session: requests.Session, attempt: Attempt, secrets: Any) -> Iterator[Tuple[ServerSentEvent, str]]:
+        """The answer completed from its whole result, polled until settled (the API would not stream it again)."""
+        resumption, accumulator = self._resumption, self._accumulator
+        assert resumption is not None and accumulator is not None
+
+        def fetch(url: str) -> Any:
+            return fetch_json(session, url, secrets=secrets, headers=self._headers, attempt=attempt, timeout=self.timeout,
+                              interrupter=self._interrupter, partial=self.completion, max_size=self._max_event_size,
+                              **self._request_kwargs)  # fmt: skip
+
+        result = resumption.poll(fetch, self._stop, attempt.deadline, lambda: self.completion)
+        if result is not None:
+            yield resumption.complete(accumulator, result)
+            self._completion = accumulator.finish()
+
     def _pairs(self, source: EventSource, accumulator: Accumulator) -> Iterator[Tuple[ServerSentEvent, str]]:
         """(event, text delta) pairs; at the format's end marker the rest of the body is not waited for."""
-        for event in source.iter_sse():
+        events = source.iter_sse()
+        if self._resumption is not None:
+            events = self._resumption.admitted(events, accumulator, lambda: self.completion)
+        for event in events:
             delta = accumulator.add(event)
             if accumulator.ended:
                 source.finish()  # a server that keeps the connection open must not hold a complete answer
@@ -432,7 +493,8 @@ def stream_completion(
     cert: Any = None,
     proxies: Optional[Mapping[str, str]] = None,
     params: Any = None,
-    record: "Optional[PathLike]" = None
+    record: "Optional[PathLike]" = None,
+    resume: ResumeLike = False
 ) -> CompletionStream:
     """Stream an LLM completion: POST *json* to *url* and read the answer as it arrives.
 
@@ -468,6 +530,15 @@ def stream_completion(
       the stream runs as usual: the request with every key redacted, the
       response head, the body chunks as they arrived with their times (see
       :class:`ssekit.testing.Cassette`; a retried request records its last answer).
+    - *resume* (True, or a :class:`~ssekit.resume.Resume` policy) continues a
+      stream that breaks (a cut, a read timeout, an early end) where the
+      server allows it, instead of raising: OpenAI Responses requests with
+      ``"background": true`` (``starting_after``, else polling the result),
+      or with ``Resume(url=...)`` plain SSE streams with ids (``Last-Event-ID``).
+      The caller sees one stream (no event twice, a gap raises
+      :class:`StreamGapError`); ``completion.resumed`` counts the continuations.
+      Each follows at once after a try that advanced the stream; tries that
+      did not are retried under *retry*'s backoff and the *deadline*.
 
     ::
 
@@ -481,6 +552,7 @@ def stream_completion(
         retry=retry, format=format, cancel=cancel, method=method, on_event=on_event, max_event_size=max_event_size,
         max_retry_after=max_retry_after, auth=auth, verify=verify, cert=cert, proxies=proxies, params=params,
         record=record,
+        resume=resume,
     )
 
 

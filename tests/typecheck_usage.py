@@ -77,6 +77,23 @@ def stream(gateway: LocalGateway) -> ssekit.Completion:
     return answer.completion
 
 
+def resume(gateway: LocalGateway) -> int:
+    body = {"model": "m", "input": "Hi", "stream": True, "background": True}
+    gateway.cut_next(after_tokens=3)
+    with ssekit.stream_completion(gateway.url("responses"), json=body, resume=True) as answer:
+        text = "".join(answer)
+    assert text == gateway.answer
+    policy = ssekit.Resume(url=lambda completion: gateway.server.url("/v1/streams/%s" % completion.id), max_resumes=3)
+    with ssekit.stream_completion(gateway.url("responses"), json=body, resume=policy) as again:
+        list(again)
+    try:
+        raise ssekit.StreamGapError("lost", expected=3, received=5)
+    except ssekit.StreamGapError as error:
+        assert (error.expected, error.received) == (3, 5)
+    resumed: int = answer.completion.resumed
+    return resumed
+
+
 def follow(gateway: LocalGateway) -> List[str]:
     with requests.Session() as session:
         events = list(ssekit.follow_sse(session, gateway.feed_url, max_reconnects=10, timeout=(5, 30)))
@@ -186,6 +203,7 @@ def main() -> None:
     testing_kit()
     with LocalGateway() as gateway:
         stream(gateway)
+        assert resume(gateway) == 1
         follow(gateway)
         loop(gateway)
         cassettes(gateway)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
         @property
         def data(self) -> str: ...
 
+    from .resumption import Cursor
+
 
 #: What :meth:`Accumulator.add` accepts: an event (or a look-alike), its decoded JSON, or its data.
 EventLike = Union[ServerSentEvent, Dict[str, Any], str, "SupportsEvent"]
@@ -346,7 +348,10 @@ class WireFormat:
     :func:`ssekit.tool_results`). *url_suffixes* are URL path endings that name
     the format, used to pick the key header under ``"auto"``. *history_key*
     is the request key whose list holds the conversation, which a tool loop
-    extends (None for a format without tool calls).
+    extends (None for a format without tool calls). *resume* gives the
+    :class:`~ssekit.formats.resumption.Cursor` that continues a broken stream of a
+    request (``resume(url, json_body)``; None when that request cannot be resumed),
+    None for a format whose streams never can.
     """
 
     name: str
@@ -356,6 +361,7 @@ class WireFormat:
     key_header: KeyHeader = BEARER
     url_suffixes: Tuple[str, ...] = ()
     history_key: Optional[str] = None
+    resume: "Optional[Callable[[str, Any], Optional[Cursor]]]" = None
 
 
 # --- the accumulator ---------------------------------------------------------------

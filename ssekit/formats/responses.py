@@ -13,9 +13,11 @@ a bare response object without ``type`` (``{"id": "resp_...", "status":
 "in_progress"}``) is understood too.
 """
 import functools
+import json
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..completion import Completion, Views
+from ..sse import ServerSentEvent
 from .base import (
     Accumulator,
     Item,
@@ -37,8 +39,9 @@ from .base import (
     tool_call,
     tool_results_of,
 )
+from .resumption import ResumeRequest, SequenceCursor, child_url
 
-__all__ = ["ResponsesAccumulator", "FORMAT"]
+__all__ = ["ResponsesAccumulator", "ResponsesCursor", "FORMAT"]
 
 
 #: Each item type's list of parts, and the streamed string field of a part of each part type.
@@ -446,6 +449,59 @@ def function_call_outputs(results: Iterable[ToolResult]) -> List[Any]:
     ]
 
 
+#: The statuses a response ends in (the others: ``queued``, ``in_progress``).
+TERMINAL_STATUSES = frozenset(["completed", "failed", "cancelled", "incomplete"])
+
+
+class ResponsesCursor(SequenceCursor):
+    """A background response's place in its stream (``background: true``: stored, so it can be streamed again).
+
+    Every event carries a ``sequence_number``. After a break the stream
+    continues with ``GET {base}/responses/{id}?stream=true&starting_after={last}``
+    (its first events may repeat ``response.created`` / ``queued`` /
+    ``in_progress``: duplicates by number, skipped); when that is refused,
+    ``GET {base}/responses/{id}`` is polled until a terminal ``status``.
+    The request's ``include`` goes along as ``include[]``, as the SDK sends it.
+    """
+
+    def __init__(self, url: str, include: List[str]) -> None:
+        super().__init__()
+        self.id = None  # type: Optional[str]
+        self._url = url
+        self._include = [("include[]", value) for value in include]
+
+    def number_of(self, event: ServerSentEvent) -> Optional[int]:
+        try:
+            payload = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        if self.id is None:
+            response = payload.get("response") if "type" in payload else payload  # (a bare response object)
+            self.id = as_str(as_dict(response).get("id")) or None
+        return as_int(payload.get("sequence_number"))
+
+    def ready(self) -> bool:
+        return self.id is not None and self.last is not None
+
+    def request(self, partial: Completion) -> ResumeRequest:
+        return ResumeRequest(child_url(self._url, str(self.id), [("stream", "true"), ("starting_after", self.last)] + self._include))
+
+    def poll_url(self) -> Optional[str]:
+        return child_url(self._url, self.id, self._include) if self.id is not None else None
+
+    def settled(self, result: Mapping[str, Any]) -> bool:
+        return result.get("status") in TERMINAL_STATUSES
+
+
+def resume_cursor(url: str, body: Any) -> Optional[ResponsesCursor]:
+    """A cursor for a request that can be resumed: only a background one (``"background": true``) can."""
+    if not isinstance(body, dict) or body.get("background") is not True:
+        return None
+    return ResponsesCursor(url, [value for value in as_list(body.get("include")) if isinstance(value, str)])
+
+
 FORMAT = WireFormat(
     name=ResponsesAccumulator.format,
     accumulator=ResponsesAccumulator,
@@ -453,4 +509,5 @@ FORMAT = WireFormat(
     tool_results=function_call_outputs,
     url_suffixes=("/responses",),
     history_key="input",
+    resume=resume_cursor,
 )
