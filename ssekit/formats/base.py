@@ -216,13 +216,21 @@ class _FrozenList(list):  # type: ignore[type-arg]
 
 def freeze(value: Any) -> Any:
     """A snapshot of *value* in time proportional to the items, not to the text (which stays unjoined)."""
-    if isinstance(value, Text):
-        return value.view()
-    if isinstance(value, Item):
-        return _Frozen([(key, freeze(member)) for key, member in value.items()])
-    if isinstance(value, list):
-        return _FrozenList([freeze(member) for member in value])
-    return value
+    freezer = _FREEZERS.get(value.__class__)
+    return value if freezer is None else freezer(value)
+
+
+def _freeze_item(item: Item) -> "_Frozen":
+    return _Frozen([(key, freeze(member)) for key, member in item.items()])
+
+
+def _freeze_list(members: List[Any]) -> "_FrozenList":
+    return _FrozenList([freeze(member) for member in members])
+
+
+#: How each kind of live value is frozen (by exact type: snapshots are taken often); other values are kept
+#: as they are, since provider values are never changed in place, only replaced.
+_FREEZERS = {Text: Text.view, JSONText: JSONText.view, Item: _freeze_item, list: _freeze_list}  # type: Dict[type, Callable[[Any], Any]]
 
 
 def resolve(value: Any) -> Any:
@@ -407,6 +415,7 @@ class Accumulator:
         self._choices = {}  # type: Dict[int, Choice]
         self._main = self._choice(0)
         self._handlers = {name: getattr(self, method) for name, method in self._events.items()}
+        self._usage_built = None  # type: Optional[Tuple[Any, bool, Usage]]  # the last Usage built, and from what
         #: Where the format reports typed progress once :meth:`watch` was called (None: the plain text path).
         self.progress = None  # type: Optional[Progress]
 
@@ -684,6 +693,13 @@ class Accumulator:
         )
 
     def _build_usage(self) -> Usage:
+        """The usage so far; built again only once the provider reported new usage (snapshots share it)."""
+        built = self._usage_built
+        if built is None or built[0] is not self._usage or built[1] != self._usage_final:
+            built = self._usage_built = (self._usage, self._usage_final, self._usage_now())
+        return built[2]
+
+    def _usage_now(self) -> Usage:
         raw = self._usage
         if raw is None:
             return Usage()

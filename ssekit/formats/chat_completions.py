@@ -76,7 +76,10 @@ class ChatCompletionsAccumulator(Accumulator):
     @property
     def complete(self) -> bool:
         """True after ``[DONE]``, or when every choice seen has a finish reason."""
-        finished = self._ended or all(choice.raw_finish_reason for choice in self._choices.values())
+        finished = self._ended or (
+            self._main.raw_finish_reason is not None
+            and (len(self._choices) == 1 or all(choice.raw_finish_reason for choice in self._choices.values()))
+        )
         return finished and (self._recognized or self._foreign is None)
 
     def _new_choice(self) -> Choice:
