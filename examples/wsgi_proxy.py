@@ -21,7 +21,7 @@ from _common import Target, target
 StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
 
 #: The page: POSTs the prompt (EventSource cannot POST) and reads the relayed frames from the response body.
-PAGE = b"""<!doctype html>
+PAGE = rb"""<!doctype html>
 <meta charset="utf-8"><title>ssekit relay</title>
 <form id="ask"><input id="prompt" value="What are server-sent events?" size="50"> <button>Ask</button></form>
 <pre id="answer" style="white-space: pre-wrap"></pre>
