@@ -5,16 +5,7 @@ tool_call_start, tool_call_delta, tool_call_done, usage, finish), so the same
 loop serves Chat Completions, Responses, Anthropic, Gemini and Cohere.
 """
 import ssekit
-from _common import target
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string", "examples": ["Paris"]}}, "required": ["city"]},
-    },
-}
+from _common import target, weather_request
 
 
 def call_line(name: object, arguments: object) -> str:
@@ -25,12 +16,7 @@ def call_line(name: object, arguments: object) -> str:
 
 def main() -> None:
     with target(__doc__) as where:
-        body = {
-            "model": where.model,
-            "stream": True,
-            "tools": [WEATHER_TOOL],
-            "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
-        }
+        body = weather_request(where.model)
         with ssekit.stream_completion(where.url("/chat/completions"), json=body, timeout=(5, 60)) as stream:
             for update in stream.updates():
                 if update.kind == "text":
