@@ -29,6 +29,7 @@ from .errors import SSEKitError
 from .formats import FORMATS, FormatName, new_accumulator
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, iter_sse
 from .stream import API_KEY_ENV, stream_completion
+from .updates import update_to_dict
 from .testing.gateway import DEFAULT_PROMPT, PATHS, LocalGateway, sample_request
 
 #: Seconds allowed to connect, and the default longest silence while reading (``--timeout``).
@@ -461,19 +462,27 @@ def cmd_accumulate(args: argparse.Namespace) -> int:
     """Print the Completion a recorded stream adds up to; what it held (and an error) if it broke off."""
     recording = Recording(args.file, args.max_event_size)
     accumulator = new_accumulator(args.format)
+    if args.updates:
+        accumulator.watch()
     try:
         for sse in recording.events():
-            accumulator.add(sse)
+            text = accumulator.add(sse)
+            if args.updates:
+                for update in accumulator.updates_after(text):
+                    _say(sys.stdout, json.dumps(update_to_dict(update), ensure_ascii=False) + "\n")
         if not recording.count:
             raise recording.no_events()
         completion = accumulator.finish()
     except SSEKitError as exc:
         if not recording.count:
             raise
+        if args.updates:
+            raise Shown(exc, "the updates so far were printed on stdout")
         partial = exc.partial if exc.partial is not None else accumulator.completion
         _say(sys.stdout, _accumulated(partial, args.messages))
         raise Shown(exc, "what the stream held so far was printed on stdout")
-    _say(sys.stdout, _accumulated(completion, args.messages))
+    if not args.updates:
+        _say(sys.stdout, _accumulated(completion, args.messages))
     return 0
 
 
@@ -663,8 +672,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accumulate.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="the recorded stream (default: stdin)")
     accumulate.add_argument("--format", choices=_FORMAT_CHOICES, default="auto", help="wire format (default: recognised from the stream)")
-    accumulate.add_argument("--messages", action="store_true",
-                            help="print the assistant turn to append to the next request (Completion.to_messages()) instead")
+    shown = accumulate.add_mutually_exclusive_group()
+    shown.add_argument("--messages", action="store_true",
+                       help="print the assistant turn to append to the next request (Completion.to_messages()) instead")
+    shown.add_argument("--updates", action="store_true",
+                       help="print the typed progress records instead, one JSON line each (as CompletionStream.updates() yields them)")
     _add_max_event_size(accumulate)
 
     serve = command(

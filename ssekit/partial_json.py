@@ -181,6 +181,29 @@ class PartialJSONParser:
             self._dirty = False
         return self._root
 
+    def snapshot(self) -> Any:
+        """:attr:`value` as it is now, in a form later fragments leave alone (do not change it either).
+
+        The containers still open are copied (shallow, each one C-speed copy),
+        and the closed ones are shared: the parser never touches a container
+        again once it closed. So a snapshot costs the size of the open
+        containers, not of the whole value.
+        """
+        value = self.value  # (puts a cut string in place first)
+        stack = self._stack
+        if not stack:
+            return value  # a scalar, or a complete document: nothing will change it
+        copies = [container.copy() for container in stack]
+        for depth in range(1, len(stack)):
+            parent, child, copied = stack[depth - 1], stack[depth], copies[depth - 1]
+            if isinstance(parent, list):
+                copied[-1] = copies[depth]  # an open container is its parent's last member
+            else:
+                keys = list(parent)
+                key = keys[-1] if parent[keys[-1]] is child else next(key for key in keys if parent[key] is child)
+                copied[key] = copies[depth]
+        return copies[0]
+
     @property
     def consumed(self) -> int:
         """How many characters were fed (the fragment that raised not counted)."""

@@ -39,6 +39,7 @@ __all__ = [
     "UsageUpdate",
     "FinishUpdate",
     "Progress",
+    "update_to_dict",
 ]
 
 
@@ -78,11 +79,13 @@ class ToolCallDelta(NamedTuple):
     """A fragment of a tool call's arguments; *arguments* is what they say so far.
 
     *arguments* comes from one incremental parser per call (see
-    :class:`~ssekit.partial_json.PartialJSONParser`), so a whole call costs
-    O(its length) however many fragments it has. It is the parser's live
-    value: the same object grows with later fragments; copy it to keep it. If
-    the arguments stop being JSON, it stays as it was and *valid* becomes False
-    (the call is still reported whole by :class:`ToolCallDone`).
+    :class:`~ssekit.partial_json.PartialJSONParser`), which reads each
+    fragment once; each record holds a snapshot of the value so far
+    (:meth:`~ssekit.partial_json.PartialJSONParser.snapshot`: the containers
+    still open are copied, the closed ones shared, so do not change them), so a
+    record kept for later still says what it said. If the arguments stop being
+    JSON, it stays as it was and *valid* becomes False (the call is still
+    reported whole by :class:`ToolCallDone`).
     """
 
     tool_index: int
@@ -246,7 +249,15 @@ class Progress:
                 call.parser.feed(piece)
             except PartialJSONError:
                 call.valid = False
-        return ToolCallDelta(call.tool_index, call.id, call.name, piece, call.parser.value, call.valid)
+        return ToolCallDelta(call.tool_index, call.id, call.name, piece, call.parser.snapshot(), call.valid)
+
+
+def update_to_dict(update: Update) -> Dict[str, Any]:
+    """A record as a JSON-ready dict: its ``kind`` and its fields (a ToolCall or Usage as their own dicts)."""
+    data = {"kind": update.kind}  # type: Dict[str, Any]
+    for name, value in update._asdict().items():
+        data[name] = value.to_dict() if isinstance(value, (ToolCall, Usage)) else value
+    return data
 
 
 def whole_answer_updates(completion: Completion) -> List[Update]:

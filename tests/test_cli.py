@@ -15,8 +15,9 @@ from typing import Any, List, Optional, Tuple, Union
 
 import requests
 
-from ssekit import accumulate, cli, iter_sse
+from ssekit import accumulate, cli, iter_sse, iter_updates
 from ssekit.testing import DEFAULT_ANSWER, DEFAULT_PROMPT, PATHS, LocalGateway, build_events, sample_request, split_tokens
+from ssekit.updates import update_to_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-0123456789-secret"
@@ -315,6 +316,22 @@ class ParseAndAccumulate(CliTestCase):
                     expected = accumulate(iter_sse([recording.read()]), format).to_messages()
                 self.assertEqual(json.loads(out), expected)
                 self.assertIsInstance(expected, list)
+
+    def test_accumulate_updates_prints_one_json_line_per_typed_record(self) -> None:
+        for format in sorted(PATHS):
+            with self.subTest(format=format):
+                path, _ = self.recorded(format)
+                code, out, err = run("accumulate", path, "--format", format, "--updates")
+                self.assertEqual(code, 0, err)
+                with open(path, "rb") as recording:
+                    expected = [update_to_dict(update) for update in iter_updates(iter_sse([recording.read()]), format)]
+                self.assertEqual([json.loads(line) for line in out.splitlines()], json.loads(json.dumps(expected)))
+                self.assertEqual("".join(line["text"] for line in expected if line["kind"] == "text"), "Hello there.")
+        path, _ = self.recorded("chat_completions", keep=3)
+        code, out, err = run("accumulate", path, "--updates")
+        self.assertEqual(code, 1)
+        self.assertEqual("".join(json.loads(line).get("text", "") for line in out.splitlines()), "Hello there")
+        self.assert_one_line_error(err, "ended before")
 
     def test_accumulate_of_a_cut_stream_prints_the_partial_and_fails(self) -> None:
         path, _ = self.recorded("chat_completions", keep=3)

@@ -685,3 +685,29 @@ def run_hypothesis(test: unittest.TestCase) -> None:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Snapshots(unittest.TestCase):
+    """``PartialJSONParser.snapshot()``: a value later fragments leave alone, equal to the value then, any depth."""
+
+    def test_a_snapshot_keeps_what_it_said(self) -> None:
+        document = '{"a": [1, {"b": "cd"}, [true]], "e": {"f": null}, "g": "long string"}'
+        parser = PartialJSONParser()
+        kept = []
+        for end in range(0, len(document), 3):
+            parser.feed(document[end : end + 3])
+            kept.append((end + 3, parser.snapshot()))
+        for end, snapshot in kept:
+            self.assertEqual(snapshot, parse_partial_json(document[:end]) if end < len(document) else json.loads(document))
+        self.assertIs(kept[-1][1], parser.value)  # complete: nothing will change it, so it is shared
+        self.assertIsNot(kept[-2][1], parser.value)  # (still open: copied)
+
+    def test_any_depth(self) -> None:
+        parser = PartialJSONParser()
+        parser.feed("[" * 5000 + '{"x": ' * 2000)
+        snapshot = parser.snapshot()
+        depth = 0
+        while isinstance(snapshot, (list, dict)) and snapshot:
+            snapshot = snapshot[0] if isinstance(snapshot, list) else snapshot["x"]
+            depth += 1
+        self.assertEqual(depth, 5000 + 1999)  # (the innermost object has no member yet)
