@@ -193,7 +193,7 @@ class PartialJSONParser:
         stack = self._stack
         if not stack:
             return value  # a scalar, or a complete document: nothing will change it
-        copies = [container.copy() for container in stack]
+        copies = [container.copy() for container in stack]  # type: List[Any]
         for depth in range(1, len(stack)):
             parent, child, copied = stack[depth - 1], stack[depth], copies[depth - 1]
             if isinstance(parent, list):
