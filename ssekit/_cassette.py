@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from ._text import CREDENTIAL_HEADERS, REDACTED, SECRET_PARAM, Secrets, printable
+from ._text import CREDENTIAL_HEADERS, REDACTED, SECRET_PARAM, Secrets, printable, secret_header
 from .errors import CassetteError, InvalidRequestError, StreamTimeoutError
 from .formats import KEY_HEADER_NAMES
 
@@ -299,8 +299,12 @@ def _mask_url(url: str, secrets: Secrets) -> str:
     return secrets.redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
-def _mask_headers(headers: Iterable[Tuple[str, str]], secrets: Secrets) -> Headers:
-    return [(name, REDACTED if name.lower() in SECRET_HEADERS else secrets.redact(value)) for name, value in headers]
+def _mask_headers(headers: Iterable[Tuple[str, str]], secrets: Secrets, sent: bool = False) -> Headers:
+    """*headers* with credentials replaced whole (of a request *sent*, any header whose name says it holds one)."""
+    return [
+        (name, REDACTED if name.lower() in SECRET_HEADERS or (sent and secret_header(name)) else secrets.redact(value))
+        for name, value in headers
+    ]
 
 
 def _redact_chunks(chunks: List[CassetteChunk], secrets: Secrets) -> List[CassetteChunk]:
@@ -353,7 +357,7 @@ class Recorder:
         request = CassetteRequest(
             str(sent.method),
             _mask_url(str(sent.url), self._secrets),
-            _mask_headers(sent.headers.items(), self._secrets),
+            _mask_headers(sent.headers.items(), self._secrets, sent=True),
             self._secrets.redact(body.decode("latin-1")).encode("latin-1"),
         )
         return Cassette(
@@ -395,9 +399,10 @@ def check_record_path(path: Any) -> None:
         raise InvalidRequestError("record=%s: the folder %s does not exist" % (printable(repr(os.fspath(path)), 200), printable(folder, 200)))
 
 
-def record_answer(path: PathLike, answer: "Union[EventSource, WholeResult]", secrets: Secrets) -> None:
-    """Record *answer* into the cassette at *path*: an event stream as it is read, a whole JSON result at once."""
-    recorder = Recorder(path, answer.response, secrets)
+def record_answer(path: PathLike, answer: "Union[EventSource, WholeResult]") -> None:
+    """Record *answer* into the cassette at *path*: an event stream as it is read, a whole JSON result at once
+    (its request's secrets, as it was sent, redacted)."""
+    recorder = Recorder(path, answer.response, answer.secrets)
     body = getattr(answer, "body", None)
     if isinstance(body, bytes):
         recorder.chunk(body)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Unio
 
 import requests
 
-from ._text import Secrets, printable
+from ._text import Secrets, printable, redact_url
 from .completion import Completion
 from .control import Attempt, TimeoutLike, remaining
 from .errors import (
@@ -212,7 +212,7 @@ class Resumption:
             result = fetch(url)
             if not isinstance(result, dict):
                 raise IncompleteStreamError(
-                    "the stream broke and could not be resumed: polling %s gave no JSON object" % printable(url, 200),
+                    "the stream broke and could not be resumed: polling %s gave no JSON object" % redact_url(url),
                     partial=partial(),
                 )
             if cursor.settled(result):

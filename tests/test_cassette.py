@@ -13,6 +13,7 @@ from typing import Any, Iterator, List, Tuple
 import requests
 from urllib3.util import Retry
 
+import ssekit
 from ssekit import Completion, IncompleteStreamError, InvalidRequestError, accumulate, cli, connect_sse, iter_sse, stream_completion
 from ssekit.testing import (
     PATHS,
@@ -31,6 +32,7 @@ from ssekit.testing import (
     sse_event,
 )
 from ssekit.testing.cassette import scripted_response
+from ssekit.testing.server import RecordedRequest
 
 from .record_cassettes import ANSWER, API_KEY, FOLDER, PROMPT
 
@@ -341,6 +343,51 @@ class Recording(unittest.TestCase):
         self.assertIn("me:[redacted]@", request.url)
         self.assertEqual(dict(request.headers)["X-Api-Key"], "[redacted]")
         self.assertEqual(dict(request.headers)["Authorization"], "[redacted]")
+
+    def test_what_the_request_carried_as_sent_never_reaches_the_file_or_an_error(self) -> None:
+        """Credentials set by requests itself (auth= objects, session.auth, params=, proxies), echoed back by the server."""
+
+        class TokenAuth(requests.auth.AuthBase):
+            def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+                request.headers["X-Custom-Token"] = "token-" + KEY
+                return request
+
+        def echo(request: RecordedRequest) -> ScriptedResponse:
+            seen = "; ".join("%s=%s" % pair for pair in request.headers.items()) + " ?" + request.query
+            if request.path.endswith("/refused"):
+                return ScriptedResponse.json({"error": {"message": "refused " + seen}}, status=401)
+            events = [self.CHUNKS[0], sse_event({"type": "content_delta", "delta": seen}), self.CHUNKS[4], self.CHUNKS[5]]
+            return ScriptedResponse.sse(events, headers={"X-Echo": seen})
+
+        proxy = self.server.url("/").rstrip("/").replace("http://", "http://me:proxy-%s@" % KEY)
+        for path in ("/v1/echo", "/v1/refused", "http://example.invalid/v1/echo", "http://example.invalid/v1/refused"):
+            self.server.route(path, echo)
+        cases = [
+            ("auth object", {"auth": TokenAuth()}, None),
+            ("HTTPBasicAuth", {"auth": requests.auth.HTTPBasicAuth("me", "basic-" + KEY)}, None),
+            ("session.auth", {}, ("auth", ("me", "session-" + KEY))),
+            ("params", {"params": {"api_key": "params-" + KEY}}, None),
+            ("session.params", {}, ("params", {"key": "session-params-" + KEY})),
+            ("named header", {"headers": {"Ocp-Apim-Subscription-Key": "named-" + KEY}}, None),
+            ("proxy", {"proxies": {"http": proxy}}, None),
+        ]
+        for name, options, setting in cases:
+            base = "http://example.invalid/v1" if "proxies" in options else self.server.url("/v1")
+            with self.subTest(name), requests.Session() as session:
+                if setting is not None:
+                    setattr(session, *setting)
+                with stream_completion(base + "/echo", json={}, session=session, record=self.path, **options) as stream:
+                    echoed = "".join(stream)
+                found = [echoed[start:end] for start, end in stream.secrets.find(echoed)]
+                self.assertTrue(found, "the server saw the credential and the stream knows it")
+                text = read_file(self.path)
+                with self.assertRaises(ssekit.AuthenticationError) as caught:
+                    with stream_completion(base + "/refused", json={}, session=session, retry=0, **options) as stream:
+                        list(stream)
+                self.assertIn("refused", str(caught.exception))
+                for secret in found + [KEY]:
+                    self.assertNotIn(secret, text)
+                    self.assertNotIn(secret, str(caught.exception) + repr(caught.exception.body))
 
     def test_a_key_echoed_in_the_body_is_redacted_across_chunks(self) -> None:
         echo = b'data: {"type":"content_delta","delta":"your key is ' + KEY.encode()

@@ -221,6 +221,22 @@ class Gaps(unittest.TestCase):
         self.assertGreater(len(error.partial.text), 0)
         self.assertEqual(server.requests[-1].query, "stream=true&starting_after=5")
 
+    def test_a_poll_that_answers_no_json_object_fails_clearly_without_the_url_query(self) -> None:
+        events = builders.build_events("responses", ANSWER)
+        server = SSEServer().start()
+        self.addCleanup(server.close)
+        server.script("/v1/responses", ScriptedResponse.sse(events[:6]))
+        refused = ScriptedResponse.json({"error": {"message": "too late to stream it again"}}, status=400)
+        server.script("/v1/responses/{id}", refused, ScriptedResponse.text("<html>busy</html>", content_type="text/html"))
+        body = dict(sample_request("responses"), background=True)
+        url = server.url("/v1/responses") + "?api_key=sk-in-the-query-0123456789"
+        with ssekit.stream_completion(url, json=body, resume=ssekit.Resume(poll_interval=0.01)) as stream:
+            with self.assertRaises(IncompleteStreamError) as caught:
+                "".join(stream)
+        self.assertIn("gave no JSON object", str(caught.exception))
+        self.assertNotIn("sk-in-the-query", str(caught.exception))
+        self.assertTrue(ANSWER.startswith(caught.exception.partial.text))
+
     def test_a_stream_that_ends_early_without_a_cut_is_resumed(self) -> None:
         events = builders.build_events("responses", ANSWER)
         _, url = self.serve(events[:7], events[:2] + events[7:])
