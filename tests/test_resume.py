@@ -293,6 +293,24 @@ class PlainSSE(unittest.TestCase):
         self.assertEqual(server.requests[-1].headers["Last-Event-ID"], "e2")
 
 
+    def test_events_without_an_id_of_their_own_are_not_repeated(self) -> None:
+        plain = builders.build_events("generation", ANSWER)
+        events = [b"id: e%d\n" % number + event if number % 3 == 0 else event for number, event in enumerate(plain)]
+        carriers = {"e%d" % number: number for number in range(0, len(events), 3)}
+        server = SSEServer().start()
+        self.addCleanup(server.close)
+        server.route("/chat/resume", lambda request: ScriptedResponse.sse(events[carriers[request.headers["Last-Event-ID"]] + 1 :]))
+        policy = ssekit.Resume(url=server.url("/chat/resume"))
+        for where, event, offset in cut_positions(events):
+            with self.subTest(where=where):
+                cut = len(b"".join(events[:event])) + offset
+                server.script("/chat", ScriptedResponse.sse(events, cut_after=cut), ScriptedResponse.sse(events))
+                with ssekit.stream_completion(server.url("/chat"), json={}, resume=policy, retry=NO_BACKOFF) as stream:
+                    self.assertEqual("".join(stream), ANSWER)
+                # (a cut before [DONE] leaves a complete answer: nothing to resume)
+                self.assertEqual(stream.completion.resumed, 1 if 0 < event < len(events) - 1 else 0)
+
+
 class Policy(unittest.TestCase):
     def test_bad_values_are_refused_before_anything_is_sent(self) -> None:
         for bad in ("yes", 1.5, object()):
