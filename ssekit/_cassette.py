@@ -72,7 +72,7 @@ class CassetteRequest(NamedTuple):
         """The body parsed as JSON, or None if it is empty or not JSON."""
         try:
             return json.loads(self.body.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 
@@ -200,7 +200,7 @@ class Cassette:
                 continue
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise CassetteError("%s, line %d: not JSON" % (where, number)) from None
             if not isinstance(record, dict):
                 raise CassetteError("%s, line %d: a JSON object was expected" % (where, number))
@@ -219,17 +219,17 @@ class Cassette:
                     _pairs(request.get("headers")),
                     _read_bytes(request, "body", "body_base64"),
                 ),
-                int(response.get("status", 200)),
+                _status(response.get("status", 200)),
                 _pairs(response.get("headers")),
                 reason=str(response.get("reason", "")),
-                elapsed=float(response.get("elapsed", 0.0)),
+                elapsed=_seconds(response.get("elapsed", 0.0)),
                 end="cut",
             )
             for number, record in records[1:]:
                 if "end" in record:
                     cassette.end = record["end"] if record["end"] in ENDS else "cut"
                 elif "text" in record or "base64" in record:
-                    cassette.chunks.append(CassetteChunk(float(record.get("t", 0.0)), _read_bytes(record, "text", "base64")))
+                    cassette.chunks.append(CassetteChunk(_seconds(record.get("t", 0.0)), _read_bytes(record, "text", "base64")))
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise CassetteError("%s, line %d: malformed (%s)" % (where, number, type(exc).__name__)) from None
         return cassette
@@ -250,6 +250,20 @@ def _read_bytes(record: Dict[str, Any], name: str, binary_name: str) -> bytes:
     if not isinstance(value, str):
         raise TypeError(name)
     return value.encode("utf-8")
+
+
+def _status(value: Any) -> int:
+    """An HTTP status code, 100-599 (a replay could send no other)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError("status")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    """A time in seconds: a finite number >= 0 (``t``, ``elapsed``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError("seconds")
+    return float(value)
 
 
 def _pairs(value: Any) -> Headers:

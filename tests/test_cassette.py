@@ -114,6 +114,7 @@ class Format(unittest.TestCase):
         self.assertEqual(loaded, cassette)
         self.assertEqual(loaded.pieces, [b"data: caf\xc3", b"\xa9\r", b"\n\r\n"])
         self.assertEqual(loaded.request.json(), {"a": 1})
+        self.assertIsNone(loaded.request._replace(body=b"[" * 100000).json())
         self.assertEqual((loaded.request.path, loaded.request.query, loaded.elapsed), ("/v1/x", "alt=sse", 0.125))
         self.assertEqual([event.data for event in iter_sse(loaded.pieces)], ["café"])
 
@@ -135,6 +136,11 @@ class Format(unittest.TestCase):
             (good.replace('"1.0"', '"2.0"', 1), "version 2.0 cassette; this ssekit reads version 1.x"),
             (good + '{"t": "soon", "text": "x"}\n', "line 6: malformed"),
             (good + '{"t": 0, "base64": "@@@"}\n', "line 6: malformed"),
+            (good + "[" * 100000 + "\n", "line 6: not JSON"),
+            (good.replace('"status": 200', '"status": 1e999', 1), "line 1: malformed"),
+            (good.replace('"status": 200', '"status": 99', 1), "line 1: malformed"),
+            (good.replace('"elapsed": 0.125', '"elapsed": -1', 1), "line 1: malformed"),
+            (good + '{"t": NaN, "text": "x"}\n', "line 6: malformed"),
         ]
         for text, message in cases:
             with self.subTest(message), self.assertRaises(CassetteError) as caught:
