@@ -58,7 +58,8 @@ class Resume:
     - *max_resumes*: continuations allowed at most (each must deliver new
       events before the next break, else the retry policy's backoff applies).
     - *poll_interval*: seconds between polls of the whole result when the API
-      refuses to stream it again (Responses: some minutes after creation).
+      refuses to stream it again (Responses: some minutes after creation);
+      polling goes on while the result is in progress, until the deadline.
     """
 
     def __init__(
