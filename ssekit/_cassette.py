@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from ._text import CREDENTIAL_HEADERS, REDACTED, SECRET_PARAM, Secrets, printable
+from ._text import CREDENTIAL_HEADERS, REDACTED, SECRET_PARAM, Secrets, printable, secret_header
 from .errors import CassetteError, InvalidRequestError, StreamTimeoutError
 from .formats import KEY_HEADER_NAMES
 
@@ -72,7 +72,7 @@ class CassetteRequest(NamedTuple):
         """The body parsed as JSON, or None if it is empty or not JSON."""
         try:
             return json.loads(self.body.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 
@@ -200,7 +200,7 @@ class Cassette:
                 continue
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise CassetteError("%s, line %d: not JSON" % (where, number)) from None
             if not isinstance(record, dict):
                 raise CassetteError("%s, line %d: a JSON object was expected" % (where, number))
@@ -219,17 +219,17 @@ class Cassette:
                     _pairs(request.get("headers")),
                     _read_bytes(request, "body", "body_base64"),
                 ),
-                int(response.get("status", 200)),
+                _status(response.get("status", 200)),
                 _pairs(response.get("headers")),
                 reason=str(response.get("reason", "")),
-                elapsed=float(response.get("elapsed", 0.0)),
+                elapsed=_seconds(response.get("elapsed", 0.0)),
                 end="cut",
             )
             for number, record in records[1:]:
                 if "end" in record:
                     cassette.end = record["end"] if record["end"] in ENDS else "cut"
                 elif "text" in record or "base64" in record:
-                    cassette.chunks.append(CassetteChunk(float(record.get("t", 0.0)), _read_bytes(record, "text", "base64")))
+                    cassette.chunks.append(CassetteChunk(_seconds(record.get("t", 0.0)), _read_bytes(record, "text", "base64")))
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise CassetteError("%s, line %d: malformed (%s)" % (where, number, type(exc).__name__)) from None
         return cassette
@@ -250,6 +250,20 @@ def _read_bytes(record: Dict[str, Any], name: str, binary_name: str) -> bytes:
     if not isinstance(value, str):
         raise TypeError(name)
     return value.encode("utf-8")
+
+
+def _status(value: Any) -> int:
+    """An HTTP status code, 100-599 (a replay could send no other)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError("status")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    """A time in seconds: a finite number >= 0 (``t``, ``elapsed``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError("seconds")
+    return float(value)
 
 
 def _pairs(value: Any) -> Headers:
@@ -299,8 +313,12 @@ def _mask_url(url: str, secrets: Secrets) -> str:
     return secrets.redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
-def _mask_headers(headers: Iterable[Tuple[str, str]], secrets: Secrets) -> Headers:
-    return [(name, REDACTED if name.lower() in SECRET_HEADERS else secrets.redact(value)) for name, value in headers]
+def _mask_headers(headers: Iterable[Tuple[str, str]], secrets: Secrets, sent: bool = False) -> Headers:
+    """*headers* with credentials replaced whole (of a request *sent*, any header whose name says it holds one)."""
+    return [
+        (name, REDACTED if name.lower() in SECRET_HEADERS or (sent and secret_header(name)) else secrets.redact(value))
+        for name, value in headers
+    ]
 
 
 def _redact_chunks(chunks: List[CassetteChunk], secrets: Secrets) -> List[CassetteChunk]:
@@ -353,7 +371,7 @@ class Recorder:
         request = CassetteRequest(
             str(sent.method),
             _mask_url(str(sent.url), self._secrets),
-            _mask_headers(sent.headers.items(), self._secrets),
+            _mask_headers(sent.headers.items(), self._secrets, sent=True),
             self._secrets.redact(body.decode("latin-1")).encode("latin-1"),
         )
         return Cassette(
@@ -395,9 +413,10 @@ def check_record_path(path: Any) -> None:
         raise InvalidRequestError("record=%s: the folder %s does not exist" % (printable(repr(os.fspath(path)), 200), printable(folder, 200)))
 
 
-def record_answer(path: PathLike, answer: "Union[EventSource, WholeResult]", secrets: Secrets) -> None:
-    """Record *answer* into the cassette at *path*: an event stream as it is read, a whole JSON result at once."""
-    recorder = Recorder(path, answer.response, secrets)
+def record_answer(path: PathLike, answer: "Union[EventSource, WholeResult]") -> None:
+    """Record *answer* into the cassette at *path*: an event stream as it is read, a whole JSON result at once
+    (its request's secrets, as it was sent, redacted)."""
+    recorder = Recorder(path, answer.response, answer.secrets)
     body = getattr(answer, "body", None)
     if isinstance(body, bytes):
         recorder.chunk(body)

@@ -87,12 +87,13 @@ class Secrets:
         auth: Any = None,
         key_headers: Iterable[str] = (),
     ) -> "Secrets":
-        """The secrets of a request: credential headers in *header_maps*, the URL, a ``(user, password)`` *auth*."""
+        """The secrets of a request: credential headers in *header_maps* (see :func:`secret_header`), the URL,
+        a ``(user, password)`` *auth*."""
         names = set(CREDENTIAL_HEADERS) | {name.lower() for name in key_headers}
         values = []  # type: List[str]
         for headers in header_maps:
             for name, value in (headers or {}).items():
-                if isinstance(name, (str, bytes)) and _lower(name) in names:
+                if isinstance(name, (str, bytes)) and secret_header(_lower(name), names):
                     values.append(value)
         try:
             parts = urlsplit(url)
@@ -158,6 +159,13 @@ class Secrets:
                 container[key] = copy_list = list(item)
                 stack.extend((copy_list, index) for index in range(len(copy_list)))
         return root[0]
+
+
+def secret_header(name: str, known: Iterable[str] = CREDENTIAL_HEADERS) -> bool:
+    """True for a request header that carries a credential: one of *known*, or one whose name says so
+    (``X-Auth-Token``, ``Ocp-Apim-Subscription-Key``: what a custom ``auth=`` object may set)."""
+    lowered = name.lower()
+    return lowered in known or SECRET_PARAM.search(lowered) is not None
 
 
 def _lower(name: Any) -> str:

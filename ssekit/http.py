@@ -35,7 +35,7 @@ from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
 from ._cassette import Recorder, record_answer
-from ._text import CREDENTIAL_HEADERS, Secrets, printable, redact_url
+from ._text import CREDENTIAL_HEADERS, NO_SECRETS, Secrets, printable, redact_url
 from .body import BROKEN_STREAM_ERRORS, BodyReader, Progress, shutdown
 from .completion import Completion
 from .errors import (
@@ -74,11 +74,26 @@ _JSON_MAX_DEPTH_ERRORS = (ValueError, RecursionError)
 # --- checking a request before it is sent -------------------------------------
 
 
-def request_secrets(session: requests.Session, url: str, headers: Optional[Mapping[str, Any]], auth: Any = None) -> Secrets:
-    """Every secret a request on *session* carries: its own and the session's key headers, the URL, ``auth``."""
-    return Secrets.of_request(
-        session.headers, headers, url=url, auth=auth if auth is not None else session.auth, key_headers=KEY_HEADERS
-    )
+def request_secrets(
+    session: Optional[requests.Session], url: str, headers: Optional[Mapping[str, Any]], auth: Any = None
+) -> Secrets:
+    """Every secret a request on *session* (None: a new one) carries: its own and the session's key headers, the URL, ``auth``."""
+    if auth is None and session is not None:
+        auth = session.auth
+    return Secrets.of_request(session.headers if session is not None else None, headers, url=url, auth=auth, key_headers=KEY_HEADERS)
+
+
+def sent_secrets(response: requests.Response, secrets: Secrets) -> Secrets:
+    """*secrets* plus those of the requests as requests sent them (each of a redirect chain): the headers an
+    ``auth=`` object or ``session.auth`` set, ``params=`` and the session's params in the URL, and the
+    credentials of the proxies its adapter went through (``http://user:password@proxy``, from the
+    environment too, and the ``Proxy-Authorization`` made of them)."""
+    for sent in [earlier.request for earlier in response.history] + [response.request]:
+        secrets = secrets + Secrets.of_request(sent.headers, url=sent.url or "", key_headers=KEY_HEADERS)
+    proxies = getattr(getattr(response, "connection", None), "proxy_manager", None)
+    for proxy, manager in list(proxies.items()) if isinstance(proxies, dict) else []:
+        secrets = secrets + Secrets.of_request(getattr(manager, "proxy_headers", None), url=str(proxy))
+    return secrets
 
 
 def check_url(url: Any) -> None:
@@ -416,7 +431,7 @@ def open_response(
     response = _send(session, method, url, where, deadline, interrupter, partial, kwargs)
     if not 200 <= response.status_code < 300:
         with contextlib.closing(response):
-            raise status_error(response, where, secrets, deadline, partial)
+            raise status_error(response, where, sent_secrets(response, secrets), deadline, partial)
     return response
 
 
@@ -653,8 +668,11 @@ class EventSource:
         deadline: Optional[float] = None,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         progress: Optional[Progress] = None,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         self.response = response
+        #: The secrets of the request as it was sent (see :func:`sent_secrets`): what must never be quoted or recorded.
+        self.secrets = secrets
         self.deadline = deadline
         self.decoder = SSEDecoder(max_event_size)
         self._progress = progress
@@ -713,10 +731,13 @@ class EventSource:
 
 
 class WholeResult:
-    """A complete non-streamed answer: its :class:`Completion`, the body as one event, and its bytes."""
+    """A complete non-streamed answer: its :class:`Completion`, the body as one event, its bytes, the request's secrets."""
 
-    def __init__(self, response: requests.Response, completion: Completion, event: ServerSentEvent, body: bytes) -> None:
+    def __init__(
+        self, response: requests.Response, completion: Completion, event: ServerSentEvent, body: bytes, secrets: Secrets
+    ) -> None:
         self.response = response
+        self.secrets = secrets
         self.completion = completion
         self.event = event
         self.body = body
@@ -747,7 +768,7 @@ def _whole_result(
         )
     except UnsupportedFormatError:
         raise content_type_error(response, secrets, expected, body=data, partial=partial) from None
-    return WholeResult(response, completion, ServerSentEvent(event="message", data=body_text(response, data)), data)
+    return WholeResult(response, completion, ServerSentEvent(event="message", data=body_text(response, data)), data, secrets)
 
 
 def open_stream(
@@ -779,9 +800,10 @@ def open_stream(
     response = open_response(
         session, method, url, secrets=secrets, deadline=deadline, interrupter=interrupter, partial=partial, **kwargs
     )
+    secrets = sent_secrets(response, secrets)
     try:
         if is_event_stream(response) or (no_content and response.status_code == 204):
-            return EventSource(response, deadline=deadline, max_event_size=max_event_size, progress=progress)
+            return EventSource(response, deadline=deadline, max_event_size=max_event_size, progress=progress, secrets=secrets)
         if not results:
             raise content_type_error(response, secrets, deadline=deadline, partial=partial)
         result = _whole_result(response, secrets, max_event_size, deadline, partial)
@@ -810,6 +832,6 @@ def connect_sse(
     secrets = request_secrets(session, url, kwargs.get("headers"), kwargs.get("auth"))
     source = cast(EventSource, open_stream(session, method, url, secrets=secrets, max_event_size=max_event_size, **kwargs))
     if record is not None:
-        record_answer(record, source, secrets)
+        record_answer(record, source)
     with source:
         yield source

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Unio
 
 import requests
 
-from ._text import Secrets, printable
+from ._text import Secrets, printable, redact_url
 from .completion import Completion
 from .control import Attempt, TimeoutLike, remaining
 from .errors import (
@@ -58,7 +58,8 @@ class Resume:
     - *max_resumes*: continuations allowed at most (each must deliver new
       events before the next break, else the retry policy's backoff applies).
     - *poll_interval*: seconds between polls of the whole result when the API
-      refuses to stream it again (Responses: some minutes after creation).
+      refuses to stream it again (Responses: some minutes after creation);
+      polling goes on while the result is in progress, until the deadline.
     """
 
     def __init__(
@@ -97,18 +98,30 @@ def resume_policy(resume: Any) -> Optional[Resume]:
 class EventIdCursor(Cursor):
     """Plain SSE: the last ``id:`` seen; the stream continues with ``GET url`` and ``Last-Event-ID``.
 
-    The server continues after that id (as EventSource servers do), so
-    nothing is skipped, and a server that cannot number its events has no gaps to show.
+    The server continues after the event that carried that id (as EventSource
+    servers do): events without an ``id:`` of their own that followed it were
+    delivered already and come again, so that many are skipped. A server that
+    cannot number its events has no gaps to show.
     """
 
     def __init__(self, url: URLRule) -> None:
         self._url = url
         self.last_event_id = None  # type: Optional[str]
+        self._after = 0  # events delivered since the one that carried last_event_id
+        self._repeated = 0  # of those, how many the continuation has still to repeat
 
     def admit(self, event: ServerSentEvent, partial: Partial) -> bool:
-        if event.id:
-            self.last_event_id = event.id
+        if event.id and event.id != self.last_event_id:
+            self.last_event_id, self._after, self._repeated = event.id, 0, 0
+            return True
+        if self._repeated:
+            self._repeated -= 1
+            return False
+        self._after += 1
         return True
+
+    def resumed(self) -> None:
+        self._repeated = self._after
 
     def ready(self) -> bool:
         return bool(self.last_event_id)
@@ -212,7 +225,7 @@ class Resumption:
             result = fetch(url)
             if not isinstance(result, dict):
                 raise IncompleteStreamError(
-                    "the stream broke and could not be resumed: polling %s gave no JSON object" % printable(url, 200),
+                    "the stream broke and could not be resumed: polling %s gave no JSON object" % redact_url(url),
                     partial=partial(),
                 )
             if cursor.settled(result):

@@ -37,7 +37,6 @@ from .control import (
 from .errors import APIStatusError, InvalidRequestError, SSEKitError
 from .formats import Accumulator, FormatName, key_header, new_accumulator
 from .http import (
-    KEY_HEADERS,
     EventSource,
     Interrupter,
     WholeResult,
@@ -46,6 +45,7 @@ from .http import (
     close_session,
     open_stream,
     request_secrets,
+    sent_secrets,
     response_id,
     sendable_event_id,
 )
@@ -226,9 +226,8 @@ class CompletionStream:
     def secrets(self) -> Secrets:
         """The secrets this request carries (key headers, its session's too, key-like URL values, ``auth``), to be
         redacted from whatever quotes the stream (the relay does); their ``repr`` never shows a value."""
-        session_headers = self._session.headers if self._session is not None else None
-        return Secrets.of_request(session_headers, self._headers, url=self.url, auth=self._request_kwargs.get("auth"),
-                                  key_headers=KEY_HEADERS)  # fmt: skip
+        secrets = request_secrets(self._session, self.url, self._headers, self._request_kwargs.get("auth"))
+        return sent_secrets(self.response, secrets) if self.response is not None else secrets
 
     @property
     def cancelled(self) -> bool:
@@ -411,8 +410,9 @@ class CompletionStream:
                 yield from self._hooked(attempt, self._polled(session, attempt, secrets))
                 return
             self.response = answer.response
+            secrets = answer.secrets  # (with what the request carried as sent: auth= headers, params=)
             if self._record is not None:
-                record_answer(self._record, answer, secrets)
+                record_answer(self._record, answer)
             logger.debug("%s %s: HTTP %d", answer.response.request.method, redact_url(url), answer.response.status_code)
             if isinstance(answer, WholeResult):
                 self._completion = answer.completion

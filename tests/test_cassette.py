@@ -13,6 +13,7 @@ from typing import Any, Iterator, List, Tuple
 import requests
 from urllib3.util import Retry
 
+import ssekit
 from ssekit import Completion, IncompleteStreamError, InvalidRequestError, accumulate, cli, connect_sse, iter_sse, stream_completion
 from ssekit.testing import (
     PATHS,
@@ -31,6 +32,7 @@ from ssekit.testing import (
     sse_event,
 )
 from ssekit.testing.cassette import scripted_response
+from ssekit.testing.server import RecordedRequest
 
 from .record_cassettes import ANSWER, API_KEY, FOLDER, PROMPT
 
@@ -112,6 +114,7 @@ class Format(unittest.TestCase):
         self.assertEqual(loaded, cassette)
         self.assertEqual(loaded.pieces, [b"data: caf\xc3", b"\xa9\r", b"\n\r\n"])
         self.assertEqual(loaded.request.json(), {"a": 1})
+        self.assertIsNone(loaded.request._replace(body=b"[" * 100000).json())
         self.assertEqual((loaded.request.path, loaded.request.query, loaded.elapsed), ("/v1/x", "alt=sse", 0.125))
         self.assertEqual([event.data for event in iter_sse(loaded.pieces)], ["café"])
 
@@ -133,6 +136,11 @@ class Format(unittest.TestCase):
             (good.replace('"1.0"', '"2.0"', 1), "version 2.0 cassette; this ssekit reads version 1.x"),
             (good + '{"t": "soon", "text": "x"}\n', "line 6: malformed"),
             (good + '{"t": 0, "base64": "@@@"}\n', "line 6: malformed"),
+            (good + "[" * 100000 + "\n", "line 6: not JSON"),
+            (good.replace('"status": 200', '"status": 1e999', 1), "line 1: malformed"),
+            (good.replace('"status": 200', '"status": 99', 1), "line 1: malformed"),
+            (good.replace('"elapsed": 0.125', '"elapsed": -1', 1), "line 1: malformed"),
+            (good + '{"t": NaN, "text": "x"}\n', "line 6: malformed"),
         ]
         for text, message in cases:
             with self.subTest(message), self.assertRaises(CassetteError) as caught:
@@ -341,6 +349,51 @@ class Recording(unittest.TestCase):
         self.assertIn("me:[redacted]@", request.url)
         self.assertEqual(dict(request.headers)["X-Api-Key"], "[redacted]")
         self.assertEqual(dict(request.headers)["Authorization"], "[redacted]")
+
+    def test_what_the_request_carried_as_sent_never_reaches_the_file_or_an_error(self) -> None:
+        """Credentials set by requests itself (auth= objects, session.auth, params=, proxies), echoed back by the server."""
+
+        class TokenAuth(requests.auth.AuthBase):
+            def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+                request.headers["X-Custom-Token"] = "token-" + KEY
+                return request
+
+        def echo(request: RecordedRequest) -> ScriptedResponse:
+            seen = "; ".join("%s=%s" % pair for pair in request.headers.items()) + " ?" + request.query
+            if request.path.endswith("/refused"):
+                return ScriptedResponse.json({"error": {"message": "refused " + seen}}, status=401)
+            events = [self.CHUNKS[0], sse_event({"type": "content_delta", "delta": seen}), self.CHUNKS[4], self.CHUNKS[5]]
+            return ScriptedResponse.sse(events, headers={"X-Echo": seen})
+
+        proxy = self.server.url("/").rstrip("/").replace("http://", "http://me:proxy-%s@" % KEY)
+        for path in ("/v1/echo", "/v1/refused", "http://example.invalid/v1/echo", "http://example.invalid/v1/refused"):
+            self.server.route(path, echo)
+        cases = [
+            ("auth object", {"auth": TokenAuth()}, None),
+            ("HTTPBasicAuth", {"auth": requests.auth.HTTPBasicAuth("me", "basic-" + KEY)}, None),
+            ("session.auth", {}, ("auth", ("me", "session-" + KEY))),
+            ("params", {"params": {"api_key": "params-" + KEY}}, None),
+            ("session.params", {}, ("params", {"key": "session-params-" + KEY})),
+            ("named header", {"headers": {"Ocp-Apim-Subscription-Key": "named-" + KEY}}, None),
+            ("proxy", {"proxies": {"http": proxy}}, None),
+        ]
+        for name, options, setting in cases:
+            base = "http://example.invalid/v1" if "proxies" in options else self.server.url("/v1")
+            with self.subTest(name), requests.Session() as session:
+                if setting is not None:
+                    setattr(session, *setting)
+                with stream_completion(base + "/echo", json={}, session=session, record=self.path, **options) as stream:
+                    echoed = "".join(stream)
+                found = [echoed[start:end] for start, end in stream.secrets.find(echoed)]
+                self.assertTrue(found, "the server saw the credential and the stream knows it")
+                text = read_file(self.path)
+                with self.assertRaises(ssekit.AuthenticationError) as caught:
+                    with stream_completion(base + "/refused", json={}, session=session, retry=0, **options) as stream:
+                        list(stream)
+                self.assertIn("refused", str(caught.exception))
+                for secret in found + [KEY]:
+                    self.assertNotIn(secret, text)
+                    self.assertNotIn(secret, str(caught.exception) + repr(caught.exception.body))
 
     def test_a_key_echoed_in_the_body_is_redacted_across_chunks(self) -> None:
         echo = b'data: {"type":"content_delta","delta":"your key is ' + KEY.encode()

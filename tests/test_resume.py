@@ -221,6 +221,22 @@ class Gaps(unittest.TestCase):
         self.assertGreater(len(error.partial.text), 0)
         self.assertEqual(server.requests[-1].query, "stream=true&starting_after=5")
 
+    def test_a_poll_that_answers_no_json_object_fails_clearly_without_the_url_query(self) -> None:
+        events = builders.build_events("responses", ANSWER)
+        server = SSEServer().start()
+        self.addCleanup(server.close)
+        server.script("/v1/responses", ScriptedResponse.sse(events[:6]))
+        refused = ScriptedResponse.json({"error": {"message": "too late to stream it again"}}, status=400)
+        server.script("/v1/responses/{id}", refused, ScriptedResponse.text("<html>busy</html>", content_type="text/html"))
+        body = dict(sample_request("responses"), background=True)
+        url = server.url("/v1/responses") + "?api_key=sk-in-the-query-0123456789"
+        with ssekit.stream_completion(url, json=body, resume=ssekit.Resume(poll_interval=0.01)) as stream:
+            with self.assertRaises(IncompleteStreamError) as caught:
+                "".join(stream)
+        self.assertIn("gave no JSON object", str(caught.exception))
+        self.assertNotIn("sk-in-the-query", str(caught.exception))
+        self.assertTrue(ANSWER.startswith(caught.exception.partial.text))
+
     def test_a_stream_that_ends_early_without_a_cut_is_resumed(self) -> None:
         events = builders.build_events("responses", ANSWER)
         _, url = self.serve(events[:7], events[:2] + events[7:])
@@ -275,6 +291,24 @@ class PlainSSE(unittest.TestCase):
         self.assertEqual(stream.completion.resumed, 1)
         self.assertEqual(server.requests[-1].method, "GET")
         self.assertEqual(server.requests[-1].headers["Last-Event-ID"], "e2")
+
+
+    def test_events_without_an_id_of_their_own_are_not_repeated(self) -> None:
+        plain = builders.build_events("generation", ANSWER)
+        events = [b"id: e%d\n" % number + event if number % 3 == 0 else event for number, event in enumerate(plain)]
+        carriers = {"e%d" % number: number for number in range(0, len(events), 3)}
+        server = SSEServer().start()
+        self.addCleanup(server.close)
+        server.route("/chat/resume", lambda request: ScriptedResponse.sse(events[carriers[request.headers["Last-Event-ID"]] + 1 :]))
+        policy = ssekit.Resume(url=server.url("/chat/resume"))
+        for where, event, offset in cut_positions(events):
+            with self.subTest(where=where):
+                cut = len(b"".join(events[:event])) + offset
+                server.script("/chat", ScriptedResponse.sse(events, cut_after=cut), ScriptedResponse.sse(events))
+                with ssekit.stream_completion(server.url("/chat"), json={}, resume=policy, retry=NO_BACKOFF) as stream:
+                    self.assertEqual("".join(stream), ANSWER)
+                # (a cut before [DONE] leaves a complete answer: nothing to resume)
+                self.assertEqual(stream.completion.resumed, 1 if 0 < event < len(events) - 1 else 0)
 
 
 class Policy(unittest.TestCase):
