@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import time
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
 
@@ -442,10 +442,23 @@ def cmd_record(args: argparse.Namespace) -> int:
         check_record_path(args.output)
     except SSEKitError as exc:
         raise UsageError(str(exc).replace("record=", "-o ")) from None
+    before = _file_stamp(args.output)
     code = cmd_stream(args, record=args.output)
+    if _file_stamp(args.output) == before:  # (stopped before any answer: the file was not written)
+        _tell("nothing was recorded to %s: no answer arrived" % printable(args.output))
+        return code or 1
     cassette = Cassette.load(args.output)
     _tell("recorded %d chunk(s), %d bytes, to %s" % (len(cassette.chunks), len(cassette.body), printable(args.output)))
     return code
+
+
+def _file_stamp(path: str) -> Optional[Tuple[int, int, int]]:
+    """What tells a file rewritten from the same file left as it was (None when there is none)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from typing import Any, List, Optional, Tuple, Union
@@ -17,6 +18,7 @@ import requests
 
 from ssekit import accumulate, cli, iter_sse, iter_updates
 from ssekit.testing import DEFAULT_ANSWER, DEFAULT_PROMPT, PATHS, LocalGateway, build_events, sample_request, split_tokens
+from ssekit.testing.server import ScriptedResponse, SSEServer
 from ssekit.updates import update_to_dict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,6 +135,33 @@ class Demo(CliTestCase):
         self.assertTrue(DEFAULT_ANSWER.startswith(shown) and len(shown) < len(DEFAULT_ANSWER), shown)
         self.assertNotIn("Traceback", err)
         self.assertIn("-- interrupted", err)
+
+
+class RecordInterrupted(CliTestCase):
+    def test_ctrl_c_before_any_answer_says_nothing_was_recorded_and_leaves_an_old_file_alone(self) -> None:
+        if os.name == "nt":
+            self.skipTest("needs POSIX signals")
+        asked = threading.Event()
+
+        def stall(request: Any) -> ScriptedResponse:
+            asked.set()
+            time.sleep(3)  # (the head never comes in time)
+            return ScriptedResponse.sse([b"data: [DONE]\n\n"])
+
+        with SSEServer() as server, tempfile.TemporaryDirectory() as folder:
+            server.route("/v1/chat/completions", stall)
+            path = os.path.join(folder, "old.jsonl")
+            with open(path, "w") as old:
+                old.write("an older file\n")
+            process = spawn("record", server.url("/v1/chat/completions"), "-d", "{}", "-o", path)
+            self.assertTrue(asked.wait(20))
+            process.send_signal(signal.SIGINT)
+            code, _, err = communicate(process)
+            with open(path) as old:
+                self.assertEqual(old.read(), "an older file\n")
+        self.assertEqual(code, 130, err)
+        self.assertNotIn("Traceback", err)
+        self.assertIn("nothing was recorded to %s: no answer arrived" % path, err)
 
 
 class Stream(CliTestCase):

@@ -387,6 +387,8 @@ class Recording(ServerTestCase):
     def test_json_is_none_for_a_non_json_body(self) -> None:
         request = RecordedRequest("POST", "/", "", http.client.HTTPMessage(), b"not json")
         self.assertIsNone(request.json())
+        deep = RecordedRequest("POST", "/", "", http.client.HTTPMessage(), b"[" * 100000 + b"]" * 100000)
+        self.assertIsNone(deep.json())  # (json.loads raises RecursionError there)
 
     def test_repr_shows_no_headers(self) -> None:
         self.server.script("/s", ScriptedResponse.sse([ONE]))

@@ -192,10 +192,10 @@ class RecordedRequest:
     params: Dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """The body parsed as JSON, or None if it is empty or not valid JSON."""
+        """The body parsed as JSON, or None if it is empty, not valid JSON, or nested too deep to parse."""
         try:
             return json.loads(self.body.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 
