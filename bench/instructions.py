@@ -42,6 +42,7 @@ import streams  # noqa: E402  (bench/ is not a package)
 
 MODES = ("split", "iter_sse", "floor", "accumulate")
 CHUNK = 65536
+COUNTED = compile("run()", "counted", "eval")  # compiled here, so the count holds the run alone
 
 
 def _import_stdlib_layers() -> Any:
@@ -96,7 +97,7 @@ def child(formats: List[str], n: int) -> None:
         for mode in MODES:
             run = work(mode, fmt, chunks)
             run()  # lazy imports and caches, outside the count
-            eval("run()", {"run": run})
+            eval(COUNTED, {"run": run})
 
 
 def measure(python: str, formats: List[str], n: int) -> Optional[List[Dict[str, Any]]]:
