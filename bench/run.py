@@ -385,7 +385,8 @@ def section_interpreters(server: BenchServer, s: Settings, python: str) -> List[
         print("  %s (%s)" % (name, interpreter), file=sys.stderr, flush=True)
         cases = [(client, fmt, "large", s.events) for fmt in INTERPRETER_FORMATS for client in INTERPRETER_CLIENTS]
         rows = summarize(measure(server, s, interpreter, cases, s.reps))
-        counted = counted_instructions(interpreter, ["chat", "messages"], s.instruction_events) if env["implementation"] == "CPython" else []
+        countable = env["implementation"] == "CPython" and not s.smoke  # (smoke: the instructions section covers the code)
+        counted = counted_instructions(interpreter, ["chat", "messages"], s.instruction_events) if countable else []
         statuses = {row["status"] for row in rows + counted}
         status = next(x for x in ("error", "wrong", "ok", "skipped") if x in statuses)
         out.append({"client": label, "interpreter": name, "implementation": env["implementation"], "status": status,
@@ -811,14 +812,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--interpreters", metavar="all|PATHS",
         help='the per-interpreter rows: "all" (pyenv CPython 3.7-3.13 and pypy3, venvs made in .venvs/) or comma-separated '
-        "interpreters that have requests; alone, runs only that section (a full run includes it with \"all\")",
+        "interpreters that have requests; alone, runs only that section (a full run includes it with \"all\", --smoke leaves it out)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.soak is not None:
         return soak(args.python, args.soak, args.json)
     settings = Settings(args.smoke, args.reps, args.events)
     settings.interpreters = args.interpreters or settings.interpreters
-    names = args.only.split(",") if args.only else ["interpreters"] if args.interpreters else list(SECTIONS)
+    if args.only:
+        names = args.only.split(",")
+    elif args.interpreters:
+        names = ["interpreters"]
+    else:  # a smoke run makes no venvs: CI passes its own with --interpreters
+        names = [name for name in SECTIONS if not (args.smoke and name == "interpreters")]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
         parser.error("unknown section(s): %s" % ", ".join(unknown))
