@@ -8,7 +8,7 @@ to a real provider or gateway instead, the API key taken from the
 import argparse
 import contextlib
 import os
-from typing import Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from ssekit.stream import API_KEY_ENV
 from ssekit.testing import DEFAULT_MODEL, LocalGateway
@@ -58,3 +58,31 @@ def target(description: str, *, pace: float = 0.01, pass_on: bool = False) -> It
         return
     with LocalGateway(pace=pace) as gateway:
         yield Target(gateway.base_url, args.model or DEFAULT_MODEL, None, gateway, rest)
+
+
+#: The tool the tool-call examples offer (Chat Completions' shape).
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "examples": ["Paris"]},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city", "unit"],
+        },
+    },
+}
+
+
+def weather_request(model: str) -> Dict[str, Any]:
+    """A streamed Chat Completions request that offers :data:`WEATHER_TOOL` and asks for the weather."""
+    return {
+        "model": model,
+        "stream": True,
+        "tools": [WEATHER_TOOL],
+        "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
+    }

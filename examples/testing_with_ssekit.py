@@ -3,16 +3,20 @@
 Run it like any unittest file: ``python examples/testing_with_ssekit.py`` (unittest options such as
 ``-v`` work). Like every example it takes ``--base-url`` and ``--model``: the scripted tests stay local,
 and one more test sends the same code to that endpoint (key from ``$SSEKIT_API_KEY``) instead of to
-ssekit's embedded gateway.
+ssekit's embedded gateway. ``SummarizeFromACassette`` replays a recorded exchange (a cassette) under
+every chunking and cut.
 """
+import os
+import shutil
 import sys
+import tempfile
 import unittest
 from typing import Optional
 
 from _common import target
 
 import ssekit
-from ssekit.testing import DEFAULT_MODEL, LocalGateway, ScriptedResponse, SSEServer, build_events
+from ssekit.testing import DEFAULT_MODEL, Cassette, LocalGateway, ScriptedResponse, SSEServer, build_events, cuts, rechunkings, replay
 
 CHAT_PATH = "/v1/chat/completions"
 
@@ -20,8 +24,10 @@ CHAT_PATH = "/v1/chat/completions"
 # --- the code under test (normally in your own package) -------------------------
 
 
-def summarize(base_url: str, document: str, *, model: str = "gpt-4o-mini", api_key: Optional[str] = None) -> str:
-    """Ask a model for a one-line summary of *document* and return it."""
+def summarize(
+    base_url: str, document: str, *, model: str = "gpt-4o-mini", api_key: Optional[str] = None, record: Optional[str] = None
+) -> str:
+    """Ask a model for a one-line summary of *document* and return it (recording the exchange to *record*)."""
     body = {
         "model": model,
         "stream": True,
@@ -31,7 +37,7 @@ def summarize(base_url: str, document: str, *, model: str = "gpt-4o-mini", api_k
         ],
     }
     url = base_url + "/chat/completions"
-    with ssekit.stream_completion(url, json=body, api_key=api_key, timeout=(5, 30), retry=2) as stream:
+    with ssekit.stream_completion(url, json=body, api_key=api_key, timeout=(5, 30), retry=2, record=record) as stream:
         return "".join(stream).strip()
 
 
@@ -95,6 +101,42 @@ class SummarizeTests(unittest.TestCase):
             summarize(self.base_url, "text")
         self.assertEqual(caught.exception.status_code, 400)
         self.assertEqual(self.sent(), 1)
+
+
+class SummarizeFromACassette(unittest.TestCase):
+    """A real exchange recorded once, replayed byte for byte under every chunking and cut.
+
+    In your project, record from the provider once (``summarize(..., record="tests/cassettes/summary.jsonl")``
+    or ``ssekit record``) and commit the file; here it is recorded from the embedded gateway.
+    """
+
+    DOCUMENT = "A long text about server-sent events."
+    SUMMARY = "SSE pushes text over one HTTP response."
+    folder = cassette = ""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.folder = tempfile.mkdtemp(prefix="cassettes-")
+        cls.cassette = os.path.join(cls.folder, "summary.jsonl")
+        with LocalGateway(answer=cls.SUMMARY, pace=0.002) as gateway:
+            summarize(gateway.base_url, cls.DOCUMENT, api_key="sk-recorded", record=cls.cassette)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.folder)
+
+    def test_same_summary_under_every_chunking(self) -> None:
+        for label, cassette in rechunkings(self.cassette):
+            with self.subTest(label), replay(cassette, match=["model", "messages"]) as server:
+                self.assertEqual(summarize(server.base_url + "/v1", self.DOCUMENT), self.SUMMARY)
+
+    def test_a_cut_raises_with_the_partial_text(self) -> None:
+        size = len(Cassette.load(self.cassette).body)
+        for offset, cassette in cuts(self.cassette, [size // 2, size - 30]):
+            with self.subTest(offset=offset), replay(cassette) as server:
+                with self.assertRaises(ssekit.IncompleteStreamError) as caught:
+                    summarize(server.base_url + "/v1", self.DOCUMENT)
+                self.assertTrue(self.SUMMARY.startswith(caught.exception.partial.text))
 
 
 class SummarizeAgainstAnEndpoint(unittest.TestCase):

@@ -1,22 +1,6 @@
 """Streaming tool calls: the name and JSON arguments are rebuilt from fragments, ready to run."""
 import ssekit
-from _common import target
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "examples": ["Paris"]},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city", "unit"],
-        },
-    },
-}
+from _common import target, weather_request
 
 
 def get_weather(city: str, unit: str) -> str:
@@ -27,12 +11,7 @@ def get_weather(city: str, unit: str) -> str:
 def main() -> None:
     """Offer one tool, let the model call it, and run the call."""
     with target(__doc__) as where:
-        body = {
-            "model": where.model,
-            "stream": True,
-            "tools": [WEATHER_TOOL],
-            "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
-        }
+        body = weather_request(where.model)
         with ssekit.stream_completion(where.url("/chat/completions"), json=body, timeout=(5, 60)) as stream:
             for text in stream:  # a tool call usually comes without text
                 print(text, end="", flush=True)

@@ -35,6 +35,7 @@ from .errors import (
     ServiceUnavailableError,
     StreamConnectionError,
     StreamError,
+    StreamGapError,
     StreamTimeoutError,
     ToolCallArgumentsError,
     ToolRoundsExceededError,
@@ -49,11 +50,13 @@ from .formats import (
     MessagesAccumulator,
     ResponsesAccumulator,
     accumulate,
+    iter_updates,
     tool_results,
 )
 from .partial_json import PartialJSONParser, parse_partial_json
 from .relay import Relay, relay
 from .sse import SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
+from .updates import Update
 
 __version__ = "0.1.0"
 
@@ -68,6 +71,7 @@ _LAZY = {
     "CompletionStream": "stream",
     "follow_sse": "stream",
     "attempts": "control",
+    "Resume": "resume",
     "tool_loop": "loop",
     "ToolLoop": "loop",
 }
@@ -76,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - let type checkers see the lazy names
     from .control import attempts
     from .http import EventSource, connect_sse
     from .loop import ToolLoop, tool_loop
+    from .resume import Resume
     from .stream import CompletionStream, follow_sse, stream_completion
 
 
@@ -135,12 +140,14 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "ResponsesAccumulator",
+    "Resume",
     "SSEDecoder",
     "SSEKitError",
     "ServerSentEvent",
     "ServiceUnavailableError",
     "StreamConnectionError",
     "StreamError",
+    "StreamGapError",
     "StreamTimeoutError",
     "ToolCall",
     "ToolCallArgumentsError",
@@ -148,6 +155,7 @@ __all__ = [
     "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "UnsupportedFormatError",
+    "Update",
     "Usage",
     "accumulate",
     "attempts",
@@ -155,6 +163,7 @@ __all__ = [
     "follow_sse",
     "iter_sse",
     "iter_sse_lines",
+    "iter_updates",
     "parse_partial_json",
     "relay",
     "stream_completion",

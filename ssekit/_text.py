@@ -17,7 +17,7 @@ _MIN_SECRET = 4
 #: Parts of a header value (``Bearer KEY``, ``Basic ...``) at least this long are secrets on their own.
 _MIN_SECRET_PART = 8
 #: Query parameters whose values are treated as secrets (``?key=...`` as some APIs take keys).
-_SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|password", re.I)
+SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|password", re.I)
 #: Headers that carry credentials across many APIs, whatever the format (each format module adds the one it sends).
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key")
 
@@ -96,7 +96,7 @@ class Secrets:
                     values.append(value)
         try:
             parts = urlsplit(url)
-            values.extend(value for name, value in parse_qsl(parts.query) if _SECRET_PARAM.search(name))
+            values.extend(value for name, value in parse_qsl(parts.query) if SECRET_PARAM.search(name))
             if parts.password:
                 values.append(parts.password)
         except ValueError:
@@ -120,6 +120,18 @@ class Secrets:
             if value in text:
                 text = text.replace(value, REDACTED)
         return text
+
+    def find(self, text: str) -> List[Tuple[int, int]]:
+        """Where the secrets occur in *text*: ``(start, end)`` spans, earliest first, none overlapping."""
+        spans = []  # type: List[Tuple[int, int]]
+        for value in self._values:  # longest first: a short secret inside a long one is already covered
+            start = text.find(value)
+            while start >= 0:
+                end = start + len(value)
+                if not any(begin < end and start < stop for begin, stop in spans):
+                    spans.append((start, end))
+                start = text.find(value, start + 1)
+        return sorted(spans)
 
     def redact_value(self, value: Any) -> Any:
         """A copy of decoded JSON *value* with the secrets replaced in every string (iterative: any depth)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple, Type
 import requests
 import urllib3
 
+from ._cassette import Recorder, read_chunks
 from .errors import IncompleteStreamError, StreamTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
@@ -132,6 +133,8 @@ class BodyReader:
         encoding = self.raw.headers.get("Content-Encoding", "identity").strip().lower()
         self._dechunking = _unread_chunked(self.raw) and encoding in ("identity", "gzip", "x-gzip")
         self._encoding = encoding
+        #: A cassette recorder shown every piece as it is read (set before reading starts), or None.
+        self.tap = None  # type: Optional[Recorder]
 
     def __iter__(self) -> Iterator[bytes]:
         return self.chunks()
@@ -139,7 +142,7 @@ class BodyReader:
     def chunks(self) -> Iterator[bytes]:
         """The decoded body as it arrives (one iterator per reader: :meth:`drain` continues it)."""
         if self._chunks is None:
-            self._chunks = self._read()
+            self._chunks = self._read() if self.tap is None else read_chunks(self._read(), self.tap)
         return self._chunks
 
     def _read(self) -> Iterator[bytes]:

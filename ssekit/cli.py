@@ -1,4 +1,4 @@
-"""The ``ssekit`` command line: demo, stream, parse, accumulate and serve.
+"""The ``ssekit`` command line: demo, stream, record, parse, accumulate and serve.
 
 Every failure ends in one line on stderr (``ssekit COMMAND: ...``, naming
 the ssekit exception class for library errors) and a non-zero exit code,
@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 import requests
 
 from . import __version__
+from ._cassette import Cassette, check_record_path
 from ._text import printable
 from .completion import Completion
 from .errors import SSEKitError
@@ -351,8 +352,9 @@ def run_stream(
     deadline: Optional[float] = None,
     retry: int = 2,
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    record: Optional[str] = None,
 ) -> int:
-    """POST *body* to *url*, print text (or events) live on stdout, the summary on stderr.
+    """POST *body* to *url*, print text (or events) live on stdout, the summary on stderr (recorded to *record*).
 
     Returns the exit code; Ctrl-C stops the stream and reports what arrived.
     A failure after output raises :class:`Shown`, so the error line says so.
@@ -368,6 +370,7 @@ def run_stream(
         deadline=deadline,
         retry=retry,
         max_event_size=max_event_size,
+        record=record,
     )
     ended_line = True
     interrupted = False
@@ -409,8 +412,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_stream(url, body, format=args.format)
 
 
-def cmd_stream(args: argparse.Namespace) -> int:
-    """POST a JSON request and stream the answer; every argument is checked before anything is sent."""
+def cmd_stream(args: argparse.Namespace, record: Optional[str] = None) -> int:
+    """POST a JSON request and stream the answer (recorded to *record*); every argument is checked before anything is sent."""
     check_url(args.url)
     headers = parse_headers(args.header)
     key = api_key(args.api_key)
@@ -428,7 +431,20 @@ def cmd_stream(args: argparse.Namespace) -> int:
         deadline=args.deadline,
         retry=args.retry,
         max_event_size=args.max_event_size,
+        record=record,
     )
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """``stream``, recording the exchange to the ``-o`` cassette; the file is checked before anything is sent."""
+    try:
+        check_record_path(args.output)
+    except SSEKitError as exc:
+        raise UsageError(str(exc).replace("record=", "-o ")) from None
+    code = cmd_stream(args, record=args.output)
+    cassette = Cassette.load(args.output)
+    _tell("recorded %d chunk(s), %d bytes, to %s" % (len(cassette.chunks), len(cassette.body), printable(args.output)))
+    return code
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -544,6 +560,22 @@ def _add_max_event_size(sub: argparse.ArgumentParser) -> None:
                      % (DEFAULT_MAX_EVENT_SIZE >> 20))  # fmt: skip
 
 
+def _add_request_options(sub: argparse.ArgumentParser) -> None:
+    """The request and output options of ``stream`` and ``record``."""
+    sub.add_argument("url", help="the endpoint, e.g. https://api.openai.com/v1/chat/completions")
+    sub.add_argument("-d", "--data", required=True, metavar="JSON|@FILE", help="the request body: JSON text, @file (UTF-8), or @- for stdin")
+    sub.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra request header (repeatable)")
+    sub.add_argument("--format", choices=_FORMAT_CHOICES, default="auto", help="wire format (default: recognised from the stream)")
+    sub.add_argument("--events", action="store_true", help="print one JSON line per raw event instead of the text")
+    sub.add_argument("--api-key", metavar="KEY", help="API key (default: $%s)" % API_KEY_ENV)
+    sub.add_argument("--timeout", type=_positive_seconds, default=READ_TIMEOUT, metavar="SECONDS",
+                     help="longest silence allowed while reading (default: %g)" % READ_TIMEOUT)
+    sub.add_argument("--deadline", type=_positive_seconds, metavar="SECONDS", help="total time allowed for the whole stream")
+    sub.add_argument("--retry", type=_count, default=2, metavar="N", help="retries before the first event (default: 2)")
+    _add_max_event_size(sub)
+    _add_verbose(sub)
+
+
 def _add_verbose(sub: argparse.ArgumentParser) -> None:
     """The ``-v`` option of the commands that make requests."""
     sub.add_argument("-v", "--verbose", action="store_true", help="show each retry and the response status on stderr")
@@ -563,7 +595,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``ssekit`` argument parser with its five sub-commands."""
+    """The ``ssekit`` argument parser with its six sub-commands."""
     parser = _Parser(
         prog="ssekit",
         description="Read Server-Sent-Event streams, above all LLM token streams.",
@@ -598,18 +630,19 @@ def build_parser() -> argparse.ArgumentParser:
         "never printed. Ctrl-C stops the stream and shows what arrived; a failure is one line on stderr "
         "(-v also shows each retry)." % API_KEY_ENV,
     )
-    stream.add_argument("url", help="the endpoint, e.g. https://api.openai.com/v1/chat/completions")
-    stream.add_argument("-d", "--data", required=True, metavar="JSON|@FILE", help="the request body: JSON text, @file (UTF-8), or @- for stdin")
-    stream.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra request header (repeatable)")
-    stream.add_argument("--format", choices=_FORMAT_CHOICES, default="auto", help="wire format (default: recognised from the stream)")
-    stream.add_argument("--events", action="store_true", help="print one JSON line per raw event instead of the text")
-    stream.add_argument("--api-key", metavar="KEY", help="API key (default: $%s)" % API_KEY_ENV)
-    stream.add_argument("--timeout", type=_positive_seconds, default=READ_TIMEOUT, metavar="SECONDS",
-                        help="longest silence allowed while reading (default: %g)" % READ_TIMEOUT)
-    stream.add_argument("--deadline", type=_positive_seconds, metavar="SECONDS", help="total time allowed for the whole stream")
-    stream.add_argument("--retry", type=_count, default=2, metavar="N", help="retries before the first event (default: 2)")
-    _add_max_event_size(stream)
-    _add_verbose(stream)
+    _add_request_options(stream)
+
+    record = command(
+        "record",
+        cmd_record,
+        "stream like 'stream' and record the exchange to a cassette file",
+        "POST a JSON request and print the answer as 'stream' does, while recording the exchange to FILE as a "
+        "cassette (JSON lines: the request with every key redacted, the response head, each body chunk as it "
+        "arrived with its time), for replaying in tests with ssekit.testing.replay. The API key comes from "
+        "--api-key or $%s; it is written nowhere." % API_KEY_ENV,
+    )
+    record.add_argument("-o", "--output", required=True, metavar="FILE", help="the cassette file to write (replaced if it exists)")
+    _add_request_options(record)
 
     parse = command(
         "parse",

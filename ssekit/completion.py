@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
         choices: List["CompletionDict"]
         extra: Dict[str, Any]
         output: List[Any]
+        resumed: int
 
 
 __all__ = ["Completion", "ToolCall", "Usage"]
@@ -121,7 +122,10 @@ class ToolCall:
         A cut string is kept as far as it goes, a cut number or literal left
         out (see :func:`ssekit.parse_partial_json`). Raises
         :class:`~ssekit.errors.PartialJSONError` (a ``ValueError``) when the
-        arguments can never become JSON. Costs the length of the arguments.
+        arguments can never become JSON. Costs the length of the arguments:
+        to follow them after every fragment, use the ``tool_call_delta``
+        records of :meth:`~ssekit.stream.CompletionStream.updates`, whose
+        parser is fed each fragment once.
         """
         if not self.arguments.strip():
             return {}
@@ -159,8 +163,10 @@ TurnBuilder = Callable[["Completion", Optional[bool]], List[Any]]
 #: The fields of a Completion, in the order of ``repr`` and ``to_dict()``.
 _FIELDS = (
     "text", "tool_calls", "usage", "finish_reason", "id", "model", "complete", "reasoning", "refusal",
-    "raw_finish_reason", "format", "choices", "extra", "output",
+    "raw_finish_reason", "format", "choices", "extra", "output", "resumed",
 )  # fmt: skip
+#: The fields ``==`` compares: a resumed stream's answer equals the unbroken one's.
+_COMPARED = _FIELDS[:-1]
 
 
 class Completion:
@@ -177,12 +183,14 @@ class Completion:
     only once the stream ended properly for its format. ``choices`` holds one
     Completion per choice when a stream carried several (``n > 1``); the
     top-level fields speak for choice 0. ``extra`` keeps provider-specific
-    values (e.g. a Responses ``status``). Read-only.
+    values (e.g. a Responses ``status``). ``resumed`` counts the times a broken
+    stream was continued (``stream_completion(..., resume=True)``; 0 when it
+    never broke; not compared by ``==``). Read-only.
     """
 
     __slots__ = (
         "usage", "finish_reason", "id", "model", "complete", "raw_finish_reason", "format", "choices", "extra",
-        "_views", "_resolve", "_turn",
+        "resumed", "_views", "_resolve", "_turn",
     )  # fmt: skip
     usage: Usage
     finish_reason: Optional[str]
@@ -193,6 +201,7 @@ class Completion:
     format: Optional[str]
     choices: List["Completion"]
     extra: Dict[str, Any]
+    resumed: int
     _views: Optional[Views]
     _resolve: "Optional[Callable[[], Views]]"
     _turn: "Optional[TurnBuilder]"
@@ -211,6 +220,7 @@ class Completion:
         choices: Sequence["Completion"] = (),
         extra: Optional[Dict[str, Any]] = None,
         turn: "Optional[TurnBuilder]" = None,
+        resumed: int = 0,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "usage", usage if usage is not None else Usage())
@@ -222,6 +232,7 @@ class Completion:
         set_(self, "format", format)
         set_(self, "choices", list(choices))
         set_(self, "extra", dict(extra or {}))
+        set_(self, "resumed", resumed)
         set_(self, "_resolve", views)
         set_(self, "_views", None)
         set_(self, "_turn", turn)
@@ -277,6 +288,14 @@ class Completion:
         except RecursionError:
             raise SSEKitError("the completion holds a provider value nested too deep to copy") from None
 
+    def resumed_copy(self, resumed: int) -> "Completion":
+        """This completion, recording that its stream was resumed *resumed* times (for the stream layer)."""
+        made = object.__new__(Completion)
+        for name in Completion.__slots__:
+            object.__setattr__(made, name, getattr(self, name))
+        object.__setattr__(made, "resumed", resumed)
+        return made
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Completion is read-only")
 
@@ -286,7 +305,7 @@ class Completion:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Completion):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+        return all(getattr(self, name) == getattr(other, name) for name in _COMPARED)
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)

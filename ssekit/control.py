@@ -62,6 +62,8 @@ MAX_RECONNECT_BACKOFF = 60.0
 
 #: What ``retry=`` accepts: a count of retries after the first try, or a urllib3 Retry.
 RetryLike = Union[int, Retry, None]
+#: ``attempts(resume=...)``: True when a failure broke a stream that advanced and can be continued.
+Resumable = Callable[[BaseException], bool]
 #: A timeout as requests takes it: seconds, ``(connect, read)``, or None for none.
 TimeoutLike = Union[None, float, Tuple[Optional[float], Optional[float]]]
 
@@ -303,7 +305,9 @@ class Attempt:
     (unless the loop follows a feed), propagates unchanged.
     """
 
-    def __init__(self, number: int, deadline: Optional[float], hold_committed: bool = False) -> None:
+    def __init__(
+        self, number: int, deadline: Optional[float], hold_committed: bool = False, resume: Optional[Resumable] = None
+    ) -> None:
         #: 1 for the first try, 2 for the first retry, ...
         self.number = number
         #: The ``time.monotonic()`` instant the whole loop must end by (None: no deadline).
@@ -312,7 +316,10 @@ class Attempt:
         self.committed = False
         #: The failure held back for the loop, if any.
         self.error = None  # type: Optional[BaseException]
+        #: True when the held failure broke a stream that can be continued (see :func:`attempts`).
+        self.resuming = False
         self._hold_committed = hold_committed
+        self._resume = resume
 
     def __repr__(self) -> str:
         return "<Attempt %d%s>" % (self.number, " committed" if self.committed else "")
@@ -331,7 +338,8 @@ class Attempt:
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
         if exc is None or not isinstance(exc, Exception) or not retry_candidate(exc):
             return False
-        if self.committed and not self._hold_committed:
+        self.resuming = self._resume is not None and self._resume(exc)
+        if self.committed and not self._hold_committed and not self.resuming:
             return False
         self.error = exc
         return True
@@ -372,6 +380,7 @@ def attempts(
     max_retry_after: float = MAX_RETRY_AFTER,
     reconnect: Optional[Reconnect] = None,
     until: Optional[float] = None,
+    resume: Optional[Resumable] = None,
 ) -> Iterator[Attempt]:
     """Yield :class:`Attempt` objects until one succeeds, with ssekit's retry policy.
 
@@ -398,13 +407,18 @@ def attempts(
     reconnections, raising the last failure if that connection delivered nothing.
     *until* gives the deadline as a ``time.monotonic()`` instant instead (one
     shared with a watcher, see :func:`watching`).
+
+    With *resume* (a predicate on the failure), a failure for which it is
+    True (the stream advanced, then broke, and can be continued) is held even
+    after output, and the next attempt follows at once with a fresh policy:
+    the policy bounds consecutive tries that made no progress.
     """
     fresh = policy = retry_policy(retry)
     end = deadline_at(deadline) if until is None else until
     number = failures = 0
     while True:
         number += 1
-        attempt = Attempt(number, end, hold_committed=reconnect is not None)
+        attempt = Attempt(number, end, hold_committed=reconnect is not None, resume=resume)
         yield attempt
         error = attempt.error
         if reconnect is None:
@@ -416,7 +430,9 @@ def attempts(
             if error is not None and not attempt.committed:
                 raise error
             return
-        if error is not None and not attempt.committed:  # (a committed failure propagated, unless following a feed)
+        if attempt.resuming:  # the stream advanced before it broke: continue it now
+            policy, failures = fresh, 0
+        elif error is not None and not attempt.committed:  # (a committed failure propagated, unless following a feed)
             counted = next_policy(policy, error)
             if counted is None:
                 raise error
@@ -434,6 +450,8 @@ def attempts(
             )
         if reconnect is not None:
             logger.info("reconnecting to %s in %.2f s (%s)", reconnect.where, delay, reason)
+        elif attempt.resuming:
+            logger.warning("attempt %d broke after progress, resuming the stream: %s", number, reason)
         else:
             logger.warning("attempt %d failed, retrying in %.2f s: %s", number, delay, reason)
         if wait(delay, cancel):

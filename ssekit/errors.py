@@ -38,9 +38,11 @@ __all__ = [
     "StreamError",
     "IncompleteStreamError",
     "StreamTimeoutError",
+    "StreamGapError",
     "UnsupportedFormatError",
     "ToolCallArgumentsError",
     "PartialJSONError",
+    "CassetteError",
 ]
 
 
@@ -234,6 +236,17 @@ class StreamTimeoutError(IncompleteStreamError):
     """No byte arrived within the read timeout, or the whole-stream deadline passed."""
 
 
+class StreamGapError(SSEKitError):
+    """A resumed stream skipped events: its first new ``sequence_number`` is not the one after the last
+    delivered (``expected``, ``received``). Never retried: events were lost, so the answer cannot be exact.
+    """
+
+    def __init__(self, message: str, *, expected: int, received: int, partial: "Optional[Completion]" = None) -> None:
+        super().__init__(message, partial=partial)
+        self.expected = expected
+        self.received = received
+
+
 class UnsupportedFormatError(SSEKitError, ValueError):
     """The wire format is unknown or could not be recognised."""
 
@@ -264,3 +277,7 @@ class PartialJSONError(SSEKitError, ValueError):
     def __init__(self, message: str, *, position: int) -> None:
         super().__init__(message)
         self.position = position
+
+
+class CassetteError(SSEKitError, ValueError):
+    """A file that is not a cassette ssekit can read (not JSON lines, no version, a newer major version)."""

@@ -34,6 +34,7 @@ from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, NewConnection
 from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
+from ._cassette import Recorder, record_answer
 from ._text import CREDENTIAL_HEADERS, Secrets, printable, redact_url
 from .body import BROKEN_STREAM_ERRORS, BodyReader, Progress, shutdown
 from .completion import Completion
@@ -658,6 +659,7 @@ class EventSource:
         self.decoder = SSEDecoder(max_event_size)
         self._progress = progress
         self._body = BodyReader(response, deadline=deadline, progress=progress)
+        self._recorder = None  # type: Optional[Recorder]
 
     def iter_sse(self) -> Iterator[ServerSentEvent]:
         """Yield events as they complete; the connection is released when this ends."""
@@ -693,9 +695,15 @@ class EventSource:
         """Unblock a read in progress from another thread (the read then sees end of stream)."""
         self._body.interrupt()
 
+    def tap(self, recorder: Recorder) -> None:
+        """Show each piece of the body to a cassette *recorder* as it is read; it writes its file at :meth:`close`."""
+        self._body.tap = self._recorder = recorder
+
     def close(self) -> None:
         """Release the connection without reading the rest of the stream."""
         self.response.close()
+        if self._recorder is not None:
+            self._recorder.close()
 
     def __enter__(self) -> "EventSource":
         return self
@@ -705,12 +713,13 @@ class EventSource:
 
 
 class WholeResult:
-    """A complete non-streamed answer: its :class:`Completion` and the body as one event."""
+    """A complete non-streamed answer: its :class:`Completion`, the body as one event, and its bytes."""
 
-    def __init__(self, response: requests.Response, completion: Completion, event: ServerSentEvent) -> None:
+    def __init__(self, response: requests.Response, completion: Completion, event: ServerSentEvent, body: bytes) -> None:
         self.response = response
         self.completion = completion
         self.event = event
+        self.body = body
 
     def close(self) -> None:
         self.response.close()
@@ -738,7 +747,7 @@ def _whole_result(
         )
     except UnsupportedFormatError:
         raise content_type_error(response, secrets, expected, body=data, partial=partial) from None
-    return WholeResult(response, completion, ServerSentEvent(event="message", data=body_text(response, data)))
+    return WholeResult(response, completion, ServerSentEvent(event="message", data=body_text(response, data)), data)
 
 
 def open_stream(
@@ -789,13 +798,18 @@ def connect_sse(
 ) -> Iterator[EventSource]:
     """Open an event stream: ``with connect_sse(s, "GET", url) as source: ...``.
 
-    *kwargs* go to ``session.request`` (``json=``, ``headers=``, ``timeout=``...).
+    *kwargs* go to ``session.request`` (``json=``, ``headers=``, ``timeout=``...),
+    except ``max_event_size`` and ``record`` (a path: the exchange is recorded
+    there as a cassette, keys redacted, see :class:`ssekit.testing.Cassette`).
     Non-2xx raises :class:`APIStatusError`; a 2xx that is not
     ``text/event-stream`` raises :class:`ContentTypeError`. Leaving the block
     closes the response.
     """
     max_event_size = kwargs.pop("max_event_size", DEFAULT_MAX_EVENT_SIZE)
+    record = kwargs.pop("record", None)
     secrets = request_secrets(session, url, kwargs.get("headers"), kwargs.get("auth"))
     source = cast(EventSource, open_stream(session, method, url, secrets=secrets, max_event_size=max_event_size, **kwargs))
+    if record is not None:
+        record_answer(record, source, secrets)
     with source:
         yield source

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from ._text import Secrets, printable
 from .completion import Completion
 from .errors import InvalidRequestError, SSEKitError, StreamError
-from .formats import KEY_HEADER_NAMES, Accumulator, FormatName, new_accumulator
+from .formats import Accumulator, FormatName, new_accumulator
 from .sse import ServerSentEvent, encode_comment
 
 if TYPE_CHECKING:  # pragma: no cover - the relay does not import the HTTP layers
@@ -351,15 +351,10 @@ class Relay:
 
 
 def _secrets_of(source: Any) -> Secrets:
-    """The secrets of a CompletionStream's request: its key headers and key-like URL parameters.
-
-    (Read from the stream's private ``_headers``: :mod:`ssekit.stream` offers no
-    public view of them; a source without them has only what *redact* names.)
-    """
-    headers = getattr(source, "_headers", None)
-    url = getattr(source, "url", "")
-    return Secrets.of_request(headers if hasattr(headers, "items") else None, url=url if isinstance(url, str) else "",
-                              key_headers=KEY_HEADER_NAMES)  # fmt: skip
+    """The secrets of a CompletionStream's request (its :attr:`~ssekit.stream.CompletionStream.secrets`);
+    a source without them has only what *redact* names."""
+    secrets = getattr(source, "secrets", None)
+    return secrets if isinstance(secrets, Secrets) else Secrets()
 
 
 def _close(thing: Any) -> None:

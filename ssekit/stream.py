@@ -11,12 +11,13 @@ import enum
 import logging
 import os
 import threading
-from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Tuple, cast
+from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Sequence, Tuple, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ._text import redact_url
+from ._cassette import PathLike, check_record_path, record_answer
+from ._text import Secrets, redact_url
 from .completion import Completion
 from .control import (
     MAX_RETRY_AFTER,
@@ -33,9 +34,10 @@ from .control import (
     unlimited_policy,
     watching,
 )
-from .errors import InvalidRequestError, SSEKitError
+from .errors import APIStatusError, InvalidRequestError, SSEKitError
 from .formats import Accumulator, FormatName, key_header, new_accumulator
 from .http import (
+    KEY_HEADERS,
     EventSource,
     Interrupter,
     WholeResult,
@@ -47,7 +49,9 @@ from .http import (
     response_id,
     sendable_event_id,
 )
+from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from .updates import TextUpdate, Update, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -102,6 +106,9 @@ def _check_options(method: Any, timeout: Any, deadline: Any, cancel: Any, max_ev
         raise InvalidRequestError("on_event must be callable, not %s" % type(on_event).__name__)
 
 
+_new_record = tuple.__new__  # NamedTuple's constructor without its cost, for the common text record
+
+
 class State(enum.Enum):
     """Where a :class:`CompletionStream` is in its life."""
 
@@ -152,11 +159,14 @@ class CompletionStream:
         verify: Any = None,
         cert: Any = None,
         proxies: Optional[Mapping[str, str]] = None,
-        params: Any = None
+        params: Any = None,
+        record: "Optional[PathLike]" = None,
+        resume: ResumeLike = False
     ) -> None:
         new_accumulator(format)  # an unknown format fails here, not mid-request
         _check_options(method, timeout, deadline, cancel, max_event_size, on_event)
         check_json(json)
+        check_record_path(record)
         self.url = url
         self.method = method.upper()
         self.timeout = timeout
@@ -173,6 +183,7 @@ class CompletionStream:
         self._cancel_event = cancel
         self._on_event = on_event
         self._max_event_size = max_event_size
+        self._record = record
         options = {"auth": auth, "verify": verify, "cert": cert, "proxies": proxies, "params": params}
         self._request_kwargs = {name: value for name, value in options.items() if value is not None}
         self._state = State.NEW
@@ -184,7 +195,10 @@ class CompletionStream:
         self._attempt = None  # type: Optional[Attempt]
         self._source = None  # type: Optional[EventSource]
         self._accumulator = None  # type: Optional[Accumulator]
+        self._watched = False  # updates() asked for typed progress
         self._completion = None  # type: Optional[Completion]
+        policy = resume_policy(resume)
+        self._resumption = Resumption(policy, url, json) if policy is not None else None
 
     def __repr__(self) -> str:
         return "<CompletionStream %s %s %s>" % (self.method, redact_url(self.url), self._state.value)
@@ -200,10 +214,21 @@ class CompletionStream:
     def completion(self) -> Completion:
         """The answer rebuilt so far: final once the loop ended, partial after a failure or cancel."""
         if self._completion is not None:
-            return self._completion
-        if self._accumulator is not None:
-            return self._accumulator.completion
-        return Completion()
+            completion = self._completion
+        elif self._accumulator is not None:
+            completion = self._accumulator.completion
+        else:
+            return Completion()
+        resumed = self._resumption.count if self._resumption is not None else 0
+        return completion.resumed_copy(resumed) if resumed else completion
+
+    @property
+    def secrets(self) -> Secrets:
+        """The secrets this request carries (key headers, its session's too, key-like URL values, ``auth``), to be
+        redacted from whatever quotes the stream (the relay does); their ``repr`` never shows a value."""
+        session_headers = self._session.headers if self._session is not None else None
+        return Secrets.of_request(session_headers, self._headers, url=self.url, auth=self._request_kwargs.get("auth"),
+                                  key_headers=KEY_HEADERS)  # fmt: skip
 
     @property
     def cancelled(self) -> bool:
@@ -220,6 +245,16 @@ class CompletionStream:
         A non-streamed JSON answer comes as one event whose data is the whole body.
         """
         return self._deliver(text=False)
+
+    def updates(self) -> Iterator[Update]:
+        """Typed progress records (text, reasoning, tool calls with their arguments so far, usage, finish),
+        the same for every format: see :mod:`ssekit.updates`.
+
+        A non-streamed JSON answer comes as the records of the whole answer at once.
+        """
+        if self._run is None:
+            self._watched = True
+        return self._deliver(text=False, updates=True)
 
     def cancel(self) -> None:
         """Stop the stream from this or any other thread, at whatever stage it is; a wait on the socket returns at once."""
@@ -257,8 +292,8 @@ class CompletionStream:
             self._state = target
             return True
 
-    def _deliver(self, text: bool) -> Iterator[Any]:
-        """Hand text deltas (or events) to the caller; the attempt is committed before each one."""
+    def _deliver(self, text: bool, updates: bool = False) -> Iterator[Any]:
+        """Hand text deltas (or events, or updates) to the caller; the attempt is committed before each one."""
         if self._run is None:
             self._run = self._stream()
         elif self._state in _ENDED:
@@ -274,6 +309,13 @@ class CompletionStream:
                 if pair is None:
                     return
                 event, delta = pair
+                if updates:
+                    records = self._updates_after(delta)
+                    if records:
+                        if self._attempt is not None:
+                            self._attempt.commit()
+                        yield from records
+                    continue
                 if text and not delta:
                     continue
                 if self._attempt is not None:
@@ -281,6 +323,18 @@ class CompletionStream:
                 yield delta if text else event
         finally:
             self.close()  # a break or an error: release now, not when the generator is collected
+
+    def _updates_after(self, delta: str) -> Sequence[Update]:
+        """The records of the event just read (of the whole answer, for a non-streamed one)."""
+        accumulator = self._accumulator
+        if accumulator is None:  # (a whole result: no accumulator ran)
+            return whole_answer_updates(self.completion)
+        progress = accumulator.progress
+        if progress is None:
+            raise SSEKitError("updates() must be called before the stream is read, not after iterating its text or events")
+        if progress.notes:
+            return accumulator.updates_after(delta)
+        return (_new_record(TextUpdate, (delta,)),) if delta else ()  # (text only: the common event, made cheaply)
 
     def _progress(self) -> Tuple[Completion, bool]:
         """What a failure quotes: the answer so far, and whether output already reached the caller."""
@@ -292,18 +346,25 @@ class CompletionStream:
         session = self._session if self._session is not None else requests.Session()
         interrupter = self._interrupter
         end = deadline_at(self.deadline)
+        resumption = self._resumption
         try:
             with watching(self._cancel_event, self.cancel, end, lambda: interrupter.interrupt("deadline")):
-                for attempt in attempts(self._retry, until=end, cancel=self._stop, max_retry_after=self._max_retry_after):
+                for attempt in attempts(self._retry, until=end, cancel=self._stop, max_retry_after=self._max_retry_after,
+                                        resume=resumption.should_resume if resumption is not None else None):  # fmt: skip
                     self._attempt = attempt
                     with attempt:
                         yield from self._try(session, attempt)
             self._move((State.RUNNING,), State.FINISHED)
-        except SSEKitError:
+        except SSEKitError as exc:
             if self._stop.is_set():  # the cancel's interrupt broke the read or the request
                 return
             self._move((State.RUNNING,), State.FAILED)
-            raise
+            if resumption is None:
+                raise
+            failure = resumption.failed(exc, self.completion)
+            if failure is exc:
+                raise
+            raise failure from exc
         except BaseException as exc:
             self._move((State.RUNNING,), State.FAILED if isinstance(exc, Exception) else State.CANCELLED)
             raise  # (Ctrl-C, or the generator closed by a break: cancelled)
@@ -313,35 +374,59 @@ class CompletionStream:
                 close_session(session)
 
     def _try(self, session: requests.Session, attempt: Attempt) -> Iterator[Tuple[ServerSentEvent, str]]:
-        """One request: (event, text delta) pairs until the stream ends (nothing once cancelled)."""
+        """One request: (event, text delta) pairs until the stream ends (nothing once cancelled).
+
+        With ``resume=``, a try after a break continues the stream instead (a
+        GET the cursor names), or polls the whole result once that was refused.
+        """
         if self._stop.is_set():
             return
-        secrets = request_secrets(session, self.url, self._headers, self._request_kwargs.get("auth"))
+        resumption = self._resumption
+        request = resumption.begin(self.completion, self._headers) if resumption is not None else None
+        url = self.url if request is None else request.url
+        secrets = request_secrets(session, url, self._headers, self._request_kwargs.get("auth"))
         try:
-            answer = open_stream(
-                session,
-                self.method,
-                self.url,
-                secrets=secrets,
-                deadline=attempt.deadline,
-                interrupter=self._interrupter,
-                max_event_size=self._max_event_size,
-                progress=self._progress,
-                results=True,
-                json=self._json,
-                headers=self._headers,
-                timeout=attempt.timeout(self.timeout),
-                **self._request_kwargs
-            )
+            if request is not None and resumption is not None and resumption.polling:
+                yield from self._hooked(attempt, self._polled(session, attempt, secrets))
+                return
+            try:
+                answer = open_stream(
+                    session,
+                    self.method if request is None else "GET",
+                    url,
+                    secrets=secrets,
+                    deadline=attempt.deadline,
+                    interrupter=self._interrupter,
+                    max_event_size=self._max_event_size,
+                    progress=self._progress,
+                    results=request is None,
+                    json=self._json if request is None else None,
+                    headers=self._headers if request is None else request.headers,
+                    timeout=attempt.timeout(self.timeout),
+                    **self._request_kwargs
+                )
+            except APIStatusError as exc:
+                if request is None or resumption is None or not resumption.refused(exc):
+                    raise
+                yield from self._hooked(attempt, self._polled(session, attempt, secrets))
+                return
             self.response = answer.response
-            logger.debug("%s %s: HTTP %d", self.method, redact_url(self.url), answer.response.status_code)
+            if self._record is not None:
+                record_answer(self._record, answer, secrets)
+            logger.debug("%s %s: HTTP %d", answer.response.request.method, redact_url(url), answer.response.status_code)
             if isinstance(answer, WholeResult):
                 self._completion = answer.completion
                 yield from self._hooked(attempt, iter([(answer.event, answer.completion.text)]))
                 return
-            accumulator = self._accumulator = new_accumulator(
-                self.format, fallback_id=response_id(answer.response), secrets=secrets
-            )
+            if request is None or self._accumulator is None:
+                self._accumulator = new_accumulator(self.format, fallback_id=response_id(answer.response), secrets=secrets)
+                if self._watched:
+                    self._accumulator.watch()
+            else:  # the same answer goes on
+                assert resumption is not None
+                resumption.opened()
+                answer.decoder.last_event_id = request.last_event_id
+            accumulator = self._accumulator
             self._source = answer
             with answer:
                 if not self._stop.is_set():  # (cancelled while the request was on its way)
@@ -350,9 +435,27 @@ class CompletionStream:
         finally:
             self._interrupter.forget()
 
+    def _polled(self, session: requests.Session, attempt: Attempt, secrets: Any) -> Iterator[Tuple[ServerSentEvent, str]]:
+        """The answer completed from its whole result, polled until settled (the API would not stream it again)."""
+        resumption, accumulator = self._resumption, self._accumulator
+        assert resumption is not None and accumulator is not None
+
+        def fetch(url: str) -> Any:
+            return fetch_json(session, url, secrets=secrets, headers=self._headers, attempt=attempt, timeout=self.timeout,
+                              interrupter=self._interrupter, partial=self.completion, max_size=self._max_event_size,
+                              **self._request_kwargs)  # fmt: skip
+
+        result = resumption.poll(fetch, self._stop, attempt.deadline, lambda: self.completion)
+        if result is not None:
+            yield resumption.complete(accumulator, result)
+            self._completion = accumulator.finish()
+
     def _pairs(self, source: EventSource, accumulator: Accumulator) -> Iterator[Tuple[ServerSentEvent, str]]:
         """(event, text delta) pairs; at the format's end marker the rest of the body is not waited for."""
-        for event in source.iter_sse():
+        events = source.iter_sse()
+        if self._resumption is not None:
+            events = self._resumption.admitted(events, accumulator, lambda: self.completion)
+        for event in events:
             delta = accumulator.add(event)
             if accumulator.ended:
                 source.finish()  # a server that keeps the connection open must not hold a complete answer
@@ -389,7 +492,9 @@ def stream_completion(
     verify: Any = None,
     cert: Any = None,
     proxies: Optional[Mapping[str, str]] = None,
-    params: Any = None
+    params: Any = None,
+    record: "Optional[PathLike]" = None,
+    resume: ResumeLike = False
 ) -> CompletionStream:
     """Stream an LLM completion: POST *json* to *url* and read the answer as it arrives.
 
@@ -421,6 +526,19 @@ def stream_completion(
       *max_event_size* bounds an event (and a non-streamed answer) in bytes;
       *method* is the HTTP method; *auth*, *verify*, *cert*, *proxies* and
       *params* go to ``session.request``.
+    - *record* (a file path) records the exchange there as a cassette while
+      the stream runs as usual: the request with every key redacted, the
+      response head, the body chunks as they arrived with their times (see
+      :class:`ssekit.testing.Cassette`; a retried request records its last answer).
+    - *resume* (True, or a :class:`~ssekit.resume.Resume` policy) continues a
+      stream that breaks (a cut, a read timeout, an early end) where the
+      server allows it, instead of raising: OpenAI Responses requests with
+      ``"background": true`` (``starting_after``, else polling the result),
+      or with ``Resume(url=...)`` plain SSE streams with ids (``Last-Event-ID``).
+      The caller sees one stream (no event twice, a gap raises
+      :class:`StreamGapError`); ``completion.resumed`` counts the continuations.
+      Each follows at once after a try that advanced the stream; tries that
+      did not are retried under *retry*'s backoff and the *deadline*.
 
     ::
 
@@ -433,6 +551,8 @@ def stream_completion(
         url, json=json, session=session, headers=headers, api_key=api_key, timeout=timeout, deadline=deadline,
         retry=retry, format=format, cancel=cancel, method=method, on_event=on_event, max_event_size=max_event_size,
         max_retry_after=max_retry_after, auth=auth, verify=verify, cert=cert, proxies=proxies, params=params,
+        record=record,
+        resume=resume,
     )
 
 

@@ -2,12 +2,18 @@
 and with --base-url/--model/$SSEKIT_API_KEY against a gateway that requires the key."""
 import glob
 import os
+import re
+import shutil
 import subprocess
 import sys
+import threading
 import unittest
+import wsgiref.simple_server
 from typing import Dict, List, Optional, Tuple
 
 from ssekit.testing import DEFAULT_ANSWER, LocalGateway, split_tokens
+
+from .support import skip_with_reason
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(
@@ -181,12 +187,46 @@ class Examples(unittest.TestCase):
 
     def test_wsgi_proxy(self) -> None:
         out = self.output("wsgi_proxy")
-        text, summary = out.rstrip("\n").split("\n")
+        page, text, summary = out.rstrip("\n").split("\n")
+        self.assertRegex(page, r"^the page: \d+ bytes of text/html; charset=utf-8$")
         self.assertEqual(text, DEFAULT_ANSWER)
         self.assertRegex(summary, r"^relayed as generation frames; tokens_used: \d+$")
         self.assertGreater(int(summary.split()[-1]), len(TOKENS))  # the upstream usage, relayed (output + prompt tokens)
         remote = self.remote["wsgi_proxy"][1]  # through a gateway that wants the key: it went upstream, not to the proxy's client
-        self.assertTrue(remote.startswith(DEFAULT_ANSWER + "\n"), remote)
+        self.assertIn("\n" + DEFAULT_ANSWER + "\n", remote)
+
+    def test_wsgi_proxy_page_shows_the_relayed_answer(self) -> None:
+        """The page's own script, run by Node.js (its fetch and streams are the browser's), reads the frames."""
+        node = shutil.which("node")
+        if node is None:
+            skip_with_reason(self, "Node.js is not installed here: the page's script is not run")
+        sys.path.insert(0, os.path.join(ROOT, "examples"))
+        try:
+            import wsgi_proxy
+            from _common import Target
+        finally:
+            sys.path.pop(0)
+        script = re.search(rb"<script>(.*)</script>", wsgi_proxy.PAGE, re.S)
+        assert script is not None
+        with LocalGateway() as gateway:
+            server = wsgiref.simple_server.make_server("127.0.0.1", 0, wsgi_proxy.make_app(Target(gateway.base_url, "m", None, gateway, [])),
+                                                       server_class=wsgi_proxy.ThreadedServer, handler_class=wsgi_proxy.QuietHandler)  # fmt: skip
+            thread = threading.Thread(target=server.serve_forever)
+            thread.start()
+            try:
+                page = (
+                    'const shown = {answer: {textContent: ""}, prompt: {value: "Hi"}, ask: {}};\n'
+                    "globalThis.document = {getElementById: (id) => shown[id]};\n"
+                    "const browserFetch = fetch;\n"
+                    'globalThis.fetch = (path, options) => browserFetch("http://127.0.0.1:%d" + path, options);\n'
+                    "%s\nshown.ask.onsubmit({preventDefault() {}}).then(() => process.stdout.write(shown.answer.textContent));\n"
+                ) % (server.server_port, script.group(1).decode())
+                run = subprocess.run([node, "-e", page], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            finally:
+                server.shutdown()
+                server.server_close()
+                thread.join()
+        self.assertEqual(run.stdout.decode(), DEFAULT_ANSWER, run.stderr.decode())
 
     def test_testing_with_ssekit(self) -> None:
         self.output("testing_with_ssekit")

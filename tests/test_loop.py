@@ -10,7 +10,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import ssekit
 from ssekit import BadRequestError, StreamTimeoutError, ToolRoundsExceededError
-from ssekit.testing import LocalGateway, sample_request
+from ssekit.testing import LocalGateway, ScriptedResponse, SSEServer, sample_request
+from ssekit.testing.builders import chat_completions_events
 from ssekit.testing.providers import PROVIDERS
 
 FORMATS = ("chat_completions", "responses", "messages", "cohere", "gemini")
@@ -170,6 +171,25 @@ class Loop(unittest.TestCase):
             self.assertEqual(loop.rounds, 1)
             with self.assertRaises(ssekit.SSEKitError):
                 list(loop)
+
+
+class BadArguments(unittest.TestCase):
+    """Arguments the model got wrong become ``is_error`` results the model reads; the loop goes on."""
+
+    def test_arguments_that_are_not_json_or_not_an_object(self) -> None:
+        for arguments, expected in (('{"city": "Par', "ToolCallArgumentsError"), ('["Paris"]', "must be a JSON object, not list")):
+            with self.subTest(arguments=arguments), SSEServer() as server:
+                asked = chat_completions_events(tool_calls=[{"id": "call_1", "name": "get_weather", "arguments": arguments}])
+                server.script("/v1/chat/completions", ScriptedResponse.sse(asked), ScriptedResponse.sse(chat_completions_events("Sorry.")))
+                loop = ssekit.tool_loop(server.url("/v1/chat/completions"), json=request("chat_completions", "get_weather"),
+                                        tools={"get_weather": get_weather}, timeout=10)  # fmt: skip
+                self.assertEqual("".join(loop), "Sorry.")
+                result = loop.history[2]
+                self.assertEqual((result["role"], result["tool_call_id"]), ("tool", "call_1"))
+                self.assertIn(expected, result["content"])
+                self.assertTrue(result["content"].startswith("Error"))
+                self.assertEqual(loop.rounds, 2)
+                self.assertEqual(server.requests[1].json()["messages"][-1], result)
 
 
 class Refusals(unittest.TestCase):

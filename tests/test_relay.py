@@ -1,6 +1,7 @@
-"""ssekit.relay through real WSGI servers: wsgiref (stdlib) and waitress (a test-only dependency).
+"""ssekit.relay through real WSGI servers: wsgiref (stdlib), waitress and gunicorn's threaded worker
+(test-only dependencies; gunicorn runs in its own process, so the app takes everything from the query).
 
-Each test mounts a WSGI app that opens a ``stream_completion`` to a real local
+Each test mounts a WSGI app (:func:`proxy_app`) that opens a ``stream_completion`` to a real local
 upstream (``LocalGateway``, ``SSEServer``, or a raw socket server that notes
 when its client left) and returns ``ssekit.relay(...)``; the relayed stream is
 read back with ssekit's own client, or as raw bytes where comments and the key
@@ -12,7 +13,9 @@ import os
 import socket
 import socketserver
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -98,6 +101,53 @@ class WaitressServer:
         server.task_dispatcher.shutdown()
 
 
+class GunicornServer:
+    """gunicorn with one threaded worker (``gthread``, 4 threads) serving :func:`proxy_app`, in a child process.
+
+    Its sync worker would hold a long stream behind a proxy; the threaded one is what SSE apps deploy.
+    """
+
+    name = "gunicorn gthread"
+
+    def __init__(self, app: App) -> None:
+        self._log = tempfile.TemporaryFile()
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", "4",
+                   "--bind", "127.0.0.1:0", "--graceful-timeout", "1", "--log-level", "info", "tests.test_relay:proxy_app"]  # fmt: skip
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self._process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=self._log)
+        self.port = self._listening_port()
+
+    def _listening_port(self) -> int:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and self._process.poll() is None:
+            self._log.seek(0)
+            log = self._log.read().decode("utf-8", "replace")
+            if "Booting worker" in log and "Listening at: http://127.0.0.1:" in log:
+                return int(log.split("Listening at: http://127.0.0.1:")[1].split()[0])
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError("gunicorn did not start: %s" % log[-2000:])
+
+    def close(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._log.close()
+
+
+def gunicorn_missing() -> Optional[str]:
+    if sys.platform == "win32":
+        return "gunicorn does not run on Windows"
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return "gunicorn is not installed here (pip install gunicorn)"
+    return None
+
+
 def waitress_missing() -> Optional[str]:
     try:
         import waitress  # noqa: F401
@@ -156,6 +206,17 @@ class HangingUpstream:
 # --- the tests ---------------------------------------------------------------------------
 
 
+def proxy_app(environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """The backend proxy under test: ``?upstream=URL&format=F&convert=C&heartbeat=S`` choose the upstream and the relay."""
+    query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+    format = query.get("format", "chat_completions")
+    upstream = ssekit.stream_completion(query["upstream"], json=sample_request(format), api_key=KEY, format=format,  # type: ignore[arg-type]
+                                        retry=0, timeout=(5, 30))  # fmt: skip
+    relayed = ssekit.relay(upstream, heartbeat=float(query.get("heartbeat", "5")), convert=query.get("convert") or None)  # type: ignore[arg-type]
+    start_response(relayed.status, relayed.headers)
+    return relayed
+
+
 def read_raw(port: int, query: Dict[str, Any]) -> Tuple[int, List[Tuple[str, str]], bytes]:
     """POST to the relay with http.client: status, headers, and the whole body as it came (comments included)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -181,24 +242,13 @@ class RelayTests:
     def setUpClass(cls) -> None:
         cls.gateway = LocalGateway(api_key=KEY, pace=0.001).start()
         cls.scripted = SSEServer().start()
-        cls.server = cls.server_class(cls.app)
+        cls.server = cls.server_class(proxy_app)
 
     @classmethod
     def tearDownClass(cls) -> None:
         cls.server.close()
         cls.scripted.close()
         cls.gateway.close()
-
-    @classmethod
-    def app(cls, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """The backend proxy under test: ``?format=F&convert=C&heartbeat=S`` choose the upstream and the relay."""
-        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-        format = query.get("format", "chat_completions")
-        upstream = ssekit.stream_completion(cls.upstream.get(format) or cls.gateway.url(format), json=sample_request(format),
-                                            api_key=KEY, format=format, retry=0, timeout=(5, 30))  # fmt: skip
-        relayed = ssekit.relay(upstream, heartbeat=float(query.get("heartbeat", "5")), convert=query.get("convert") or None)  # type: ignore[arg-type]
-        start_response(relayed.status, relayed.headers)
-        return relayed
 
     def setUp(self) -> None:
         type(self).upstream = {}
@@ -208,8 +258,14 @@ class RelayTests:
     def tearDown(self) -> None:
         assert_back_to(self, self.fds, self.threads)  # type: ignore[arg-type]
 
+    def query(self, **query: Any) -> Dict[str, Any]:
+        """*query* with the URL of the upstream its format reads from (a test's own, or the gateway)."""
+        format = query.get("format", "chat_completions")
+        query["upstream"] = self.upstream.get(format) or self.gateway.url(format)
+        return query
+
     def url(self, **query: Any) -> str:
-        return "http://127.0.0.1:%d/?%s" % (self.server.port, urlencode(query))
+        return "http://127.0.0.1:%d/?%s" % (self.server.port, urlencode(self.query(**query)))
 
     def relayed_events(self, **query: Any) -> List[ssekit.ServerSentEvent]:
         with requests.Session() as session:
@@ -240,7 +296,7 @@ class RelayTests:
                 self.assertEqual(self.relayed_events(format=format), expected)
 
     def test_headers_are_the_event_stream_ones_and_never_hop_by_hop(self) -> None:
-        status, headers, body = read_raw(self.server.port, {"format": "generation"})
+        status, headers, body = read_raw(self.server.port, self.query(format="generation"))
         self.assertEqual(status, 200)
         names = {name.lower(): value for name, value in headers}
         self.assertEqual(names["content-type"], "text/event-stream; charset=utf-8")
@@ -301,7 +357,7 @@ class RelayTests:
         events = build_events("generation", TEXT)
         self.scripted.script("/stalls", ScriptedResponse.sse(events[:2] + [0.5] + events[2:]))
         self.upstream["generation"] = self.scripted.url("/stalls")
-        _, _, body = read_raw(self.server.port, {"format": "generation", "heartbeat": "0.05"})
+        _, _, body = read_raw(self.server.port, self.query(format="generation", heartbeat="0.05"))
         silence = body[body.index(events[1]) + len(events[1]):body.index(events[2])]
         self.assertGreaterEqual(silence.count(b": keep-alive\n\n"), 3)  # 0.5 s, one every 0.05 s (slack for a loaded machine)
         self.assertEqual(silence.replace(b": keep-alive\n\n", b""), b"")
@@ -353,7 +409,7 @@ class RelayTests:
                 type(self).upstream = {format: self.scripted.url(path)} if path else {}
                 if path is None:
                     self.gateway.cut_next(after_tokens=3)
-                bodies.append(read_raw(self.server.port, {"format": format, "convert": convert})[2])
+                bodies.append(read_raw(self.server.port, self.query(format=format, convert=convert))[2])
         self.assertEqual([KEY.encode() in body for body in bodies], [False] * len(bodies))
         self.assertIn(b"[redacted]", bodies[0])
         self.assertEqual(self.gateway.requests[-1].headers.get("Authorization"), "Bearer " + KEY)  # it did go upstream
@@ -367,7 +423,8 @@ class RelayTests:
             delays = []  # type: List[float]
             for _ in range(5):
                 client = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
-                client.sendall(b"GET /?format=chat_completions&heartbeat=%s HTTP/1.1\r\nHost: relay\r\n\r\n" % HEARTBEAT.encode())
+                target = "/?" + urlencode(self.query(format="chat_completions", heartbeat=HEARTBEAT))
+                client.sendall(b"GET %s HTTP/1.1\r\nHost: relay\r\n\r\n" % target.encode())
                 received = b""
                 while b"data:" not in received:
                     received += client.recv(65536)
@@ -415,8 +472,16 @@ class ThroughWaitress(RelayTests, unittest.TestCase):
     server_class = WaitressServer
 
 
-if waitress_missing() is not None:
-    print("tests/test_relay.py: waitress tests skipped: %s" % waitress_missing(), file=sys.stderr)
+@unittest.skipIf(gunicorn_missing() is not None, str(gunicorn_missing()))
+class ThroughGunicorn(RelayTests, unittest.TestCase):
+    """The relay mounted in gunicorn's threaded worker (HTTP/1.1, chunked body, a worker process of its own)."""
+
+    server_class = GunicornServer
+
+
+for _missing in (waitress_missing(), gunicorn_missing()):
+    if _missing is not None:
+        print("tests/test_relay.py: tests skipped: %s" % _missing, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@ tests/test_typing.py type-checks it (when the checkers are installed) and runs
 it against ssekit's own local gateway, so it must stay both well-typed and true.
 """
 import contextlib
+import os
+import tempfile
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
 import ssekit
-from ssekit.testing import LocalGateway, ScriptedResponse, SSEServer, build_events, build_result, chunkings
+from ssekit.testing import (Cassette, CassetteChunk, CassetteError, CassetteServer, LocalGateway, ScriptedResponse, SSEServer,
+                            build_events, build_result, chunkings, cuts, rechunkings, replay)
 
 
 def decode() -> List[ssekit.ServerSentEvent]:
@@ -74,6 +77,23 @@ def stream(gateway: LocalGateway) -> ssekit.Completion:
     return answer.completion
 
 
+def resume(gateway: LocalGateway) -> int:
+    body = {"model": "m", "input": "Hi", "stream": True, "background": True}
+    gateway.cut_next(after_tokens=3)
+    with ssekit.stream_completion(gateway.url("responses"), json=body, resume=True) as answer:
+        text = "".join(answer)
+    assert text == gateway.answer
+    policy = ssekit.Resume(url=lambda completion: gateway.server.url("/v1/streams/%s" % completion.id), max_resumes=3)
+    with ssekit.stream_completion(gateway.url("responses"), json=body, resume=policy) as again:
+        list(again)
+    try:
+        raise ssekit.StreamGapError("lost", expected=3, received=5)
+    except ssekit.StreamGapError as error:
+        assert (error.expected, error.received) == (3, 5)
+    resumed: int = answer.completion.resumed
+    return resumed
+
+
 def follow(gateway: LocalGateway) -> List[str]:
     with requests.Session() as session:
         events = list(ssekit.follow_sse(session, gateway.feed_url, max_reconnects=10, timeout=(5, 30)))
@@ -115,6 +135,32 @@ def testing_kit() -> None:
     assert all(b"".join(chunks) for chunks in chunkings(b"data: x\n\n", count=1))
 
 
+def cassettes(gateway: LocalGateway) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "chat.jsonl")
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+        with ssekit.stream_completion(gateway.url("chat_completions"), json=body, api_key="sk-x-123456789", record=path) as live:
+            text = "".join(live)
+        cassette: Cassette = Cassette.load(path)
+        first: CassetteChunk = cassette.chunks[0]
+        assert first.t >= 0 and cassette.body.startswith(first.data) and cassette.end == "eof"
+        for label, variant in rechunkings(cassette, seed=1, count=1):
+            assert isinstance(label, str)
+            with replay(variant, match=["model", "messages"]) as server:
+                with ssekit.stream_completion(server.url, json=body) as replayed:
+                    assert "".join(replayed) == text
+        for offset, cut in cuts(path, [10]):
+            with CassetteServer(cut, time_scale=0.0) as server:
+                try:
+                    list(ssekit.stream_completion(server.url, json=body, retry=0))
+                except ssekit.IncompleteStreamError as exc:
+                    assert offset == 10 and exc.partial is not None
+    try:
+        Cassette.loads("{}")
+    except CassetteError as exc:
+        assert isinstance(exc, ValueError)
+
+
 def loop(gateway: LocalGateway) -> None:
     def get_weather(city: str) -> str:
         return "sunny in " + city
@@ -132,14 +178,36 @@ def loop(gateway: LocalGateway) -> None:
         assert exc.partial is not None and exc.rounds == 1
 
 
+def updates(gateway: LocalGateway) -> None:
+    """Typed progress narrows by ``kind``: each record's own fields, with no cast."""
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    shown: List[str] = []
+    with ssekit.stream_completion(gateway.url("chat_completions"), json=body) as answer:
+        for update in answer.updates():
+            if update.kind == "text":
+                shown.append(update.text)
+            elif update.kind == "tool_call_delta":
+                shown.append("%s(%r" % (update.name, update.arguments))
+            elif update.kind == "tool_call_done":
+                shown.append(update.tool_call.arguments)
+            elif update.kind == "finish":
+                reason: Optional[str] = update.finish_reason
+                shown.append(reason or "")
+    records: List[ssekit.Update] = list(ssekit.iter_updates(["[DONE]"], "chat_completions"))
+    assert shown and not records
+
+
 def main() -> None:
     decode()
     accumulate_every_format()
     testing_kit()
     with LocalGateway() as gateway:
         stream(gateway)
+        assert resume(gateway) == 1
         follow(gateway)
         loop(gateway)
+        cassettes(gateway)
+        updates(gateway)
         text = relay(gateway)
         assert text and gateway.answer.startswith(text)
     error: ssekit.SSEKitError = ssekit.RateLimitError("slow down", status_code=429)

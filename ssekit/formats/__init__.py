@@ -18,13 +18,14 @@ reading, error body, route) with one line in that package's registry, its
 tests (``tests/test_<format>.py``), and its example (``examples/format_<format>.py``).
 """
 import json
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
+from ..updates import TextUpdate, Update
 from . import chat_completions, cohere, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
@@ -121,7 +122,12 @@ class AutoAccumulator(Accumulator):
             self._skipped += 1
             return ""
         self.delegate = spec.accumulator(fallback_id=self.fallback_id, secrets=self._secrets)
+        if self.progress is not None:
+            self.delegate._attach(self.progress)
         return self.delegate._dispatch(payload, name)
+
+    def _live(self) -> Accumulator:
+        return self.delegate if self.delegate is not None else self
 
     @property
     def complete(self) -> bool:
@@ -215,6 +221,27 @@ def accumulate(events: Iterable[EventLike], format: "FormatName" = "auto") -> Co
     return accumulator.finish()
 
 
+_new_record = tuple.__new__
+
+
+def iter_updates(events: Iterable[EventLike], format: "FormatName" = "auto") -> Iterator[Update]:
+    """Typed progress records for the events of a stream (see :mod:`ssekit.updates`), format-neutral.
+
+    As :func:`accumulate`, it ends with :class:`IncompleteStreamError` (with
+    ``.partial``) when the events end before the format's proper end, and
+    raises :class:`StreamError` on a provider error event.
+    """
+    accumulator = new_accumulator(format).watch()
+    add, notes = accumulator.add, accumulator.progress.notes  # type: ignore[union-attr]
+    for event in events:
+        text = add(event)
+        if notes:
+            yield from accumulator.updates_after(text)
+        elif text:  # the common event: text only (tuple.__new__ is NamedTuple's constructor, without its cost)
+            yield _new_record(TextUpdate, (text,))
+    accumulator.finish()
+
+
 def completion_from_result(
     obj: Any, *, fallback_id: Optional[str] = None, secrets: Secrets = NO_SECRETS
 ) -> Completion:
@@ -253,6 +280,7 @@ __all__ = [
     "accumulate",
     "completion_from_result",
     "detect_format",
+    "iter_updates",
     "key_header",
     "new_accumulator",
     "tool_results",

@@ -24,6 +24,7 @@ from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
+from ..updates import FinishUpdate, Progress, TextUpdate, Update, UsageUpdate
 
 if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
     from typing_extensions import Final, Protocol
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers o
 
         @property
         def data(self) -> str: ...
+
+    from .resumption import Cursor
 
 
 #: What :meth:`Accumulator.add` accepts: an event (or a look-alike), its decoded JSON, or its data.
@@ -213,13 +216,21 @@ class _FrozenList(list):  # type: ignore[type-arg]
 
 def freeze(value: Any) -> Any:
     """A snapshot of *value* in time proportional to the items, not to the text (which stays unjoined)."""
-    if isinstance(value, Text):
-        return value.view()
-    if isinstance(value, Item):
-        return _Frozen([(key, freeze(member)) for key, member in value.items()])
-    if isinstance(value, list):
-        return _FrozenList([freeze(member) for member in value])
-    return value
+    freezer = _FREEZERS.get(value.__class__)
+    return value if freezer is None else freezer(value)
+
+
+def _freeze_item(item: Item) -> "_Frozen":
+    return _Frozen([(key, freeze(member)) for key, member in item.items()])
+
+
+def _freeze_list(members: List[Any]) -> "_FrozenList":
+    return _FrozenList([freeze(member) for member in members])
+
+
+#: How each kind of live value is frozen (by exact type: snapshots are taken often); other values are kept
+#: as they are, since provider values are never changed in place, only replaced.
+_FREEZERS = {Text: Text.view, JSONText: JSONText.view, Item: _freeze_item, list: _freeze_list}  # type: Dict[type, Callable[[Any], Any]]
 
 
 def resolve(value: Any) -> Any:
@@ -279,13 +290,14 @@ def list_in(item: Item, key: str) -> List[Any]:
 class Choice:
     """One answer (one choice) as it streams: its output items in order, keyed for O(1) lookups."""
 
-    __slots__ = ("items", "keyed", "tool_calls", "raw_finish_reason")
+    __slots__ = ("items", "keyed", "tool_calls", "raw_finish_reason", "progress")
 
     def __init__(self) -> None:
         self.items = []  # type: List[Any]
         self.keyed = {}  # type: Dict[Any, Item]
         self.tool_calls = 0  # tool calls among the items, for ``finish_reason``
         self.raw_finish_reason = None  # type: Optional[str]
+        self.progress = None  # type: Optional[Progress]  # the first choice's, while watched
 
     def register(self, key: Any, item: Item, accumulator: "Accumulator") -> Item:
         """Find *item* under *key* from now on (at most :data:`MAX_ITEMS` per choice)."""
@@ -301,8 +313,10 @@ class Choice:
 
     def finish(self, raw_reason: Any) -> None:
         """Record the provider's finish/stop reason (non-strings are ignored)."""
-        if isinstance(raw_reason, str) and raw_reason:
+        if isinstance(raw_reason, str) and raw_reason and raw_reason != self.raw_finish_reason:
             self.raw_finish_reason = raw_reason
+            if self.progress is not None:
+                self.progress.finish()
 
 
 # --- what a format declares --------------------------------------------------------
@@ -342,7 +356,10 @@ class WireFormat:
     :func:`ssekit.tool_results`). *url_suffixes* are URL path endings that name
     the format, used to pick the key header under ``"auto"``. *history_key*
     is the request key whose list holds the conversation, which a tool loop
-    extends (None for a format without tool calls).
+    extends (None for a format without tool calls). *resume* gives the
+    :class:`~ssekit.formats.resumption.Cursor` that continues a broken stream of a
+    request (``resume(url, json_body)``; None when that request cannot be resumed),
+    None for a format whose streams never can.
     """
 
     name: str
@@ -352,6 +369,7 @@ class WireFormat:
     key_header: KeyHeader = BEARER
     url_suffixes: Tuple[str, ...] = ()
     history_key: Optional[str] = None
+    resume: "Optional[Callable[[str, Any], Optional[Cursor]]]" = None
 
 
 # --- the accumulator ---------------------------------------------------------------
@@ -397,6 +415,9 @@ class Accumulator:
         self._choices = {}  # type: Dict[int, Choice]
         self._main = self._choice(0)
         self._handlers = {name: getattr(self, method) for name, method in self._events.items()}
+        self._usage_built = None  # type: Optional[Tuple[Any, bool, Usage]]  # the last Usage built, and from what
+        #: Where the format reports typed progress once :meth:`watch` was called (None: the plain text path).
+        self.progress = None  # type: Optional[Progress]
 
     # --- the public API -------------------------------------------------
 
@@ -425,11 +446,53 @@ class Accumulator:
             self._raise_error(payload)
         return self._dispatch(payload, name)
 
+    def watch(self) -> "Accumulator":
+        """Report typed progress from now on (see :meth:`updates_after`); returns the accumulator."""
+        if self.progress is None:
+            self._attach(Progress())
+        return self
+
+    def _attach(self, progress: Progress) -> None:
+        self.progress = self._main.progress = progress
+
+    def updates_after(self, text: str) -> List[Update]:
+        """The typed progress records of the event just added, which returned *text* (see :mod:`ssekit.updates`).
+
+        Needs :meth:`watch` before the first event. Text, reasoning and tool
+        calls come as the format reported them, then usage and the finish
+        reason if the event changed them. While ``progress.notes`` is empty
+        the event added text only, and the records are just ``[TextUpdate(text)]``.
+        """
+        progress = self.progress
+        if progress is None:
+            raise SSEKitError("call watch() before adding events whose updates you want")
+        updates = [TextUpdate(text)] if text else []  # type: List[Update]
+        if not progress.notes:
+            return updates
+        live = self._live()
+        updates.extend(progress.records(lambda: live.completion.tool_calls))
+        if progress.usage_changed:
+            progress.usage_changed = False
+            said = (live._usage, live._usage_final)
+            if said != progress.usage_said:  # (Gemini repeats its running counts in every chunk)
+                progress.usage_said = said
+                updates.append(UsageUpdate(live._build_usage()))
+        if progress.finished:
+            progress.finished = False
+            updates.append(FinishUpdate(live._finish_reason(live._main), live._main.raw_finish_reason))
+        return updates
+
+    def _live(self) -> "Accumulator":
+        """The accumulator whose state the stream builds (a delegate's, for format detection)."""
+        return self
+
     def _decode(self, data: str) -> Any:
         """The slow path of JSON decoding: None for ``[DONE]`` (which ends the stream) and empty data."""
         stripped = data.strip()
         if stripped == "[DONE]":
             self._ended = True
+            if self.progress is not None:
+                self.progress.all_done()
             return None
         if not stripped:
             return None
@@ -590,11 +653,13 @@ class Accumulator:
         """Keep the latest usage object (*merge*: update the known counts); *final*: the provider's last word."""
         if not isinstance(usage, dict):
             return
-        if merge and self._usage:
-            self._usage.update((key, value) for key, value in usage.items() if value is not None)
+        if merge and self._usage:  # (a new dict: a usage record made earlier keeps its counts)
+            self._usage = dict(self._usage, **{key: value for key, value in usage.items() if value is not None})
         else:
             self._usage = dict(usage)
         self._usage_final = final
+        if self.progress is not None:
+            self.progress.usage()
 
     def _raise_error(self, body: Mapping[str, Any]) -> None:
         """Raise StreamError from an error event/object: ``{"error": {...}}`` or ``{"message": ...}``."""
@@ -628,6 +693,13 @@ class Accumulator:
         )
 
     def _build_usage(self) -> Usage:
+        """The usage so far; built again only once the provider reported new usage (snapshots share it)."""
+        built = self._usage_built
+        if built is None or built[0] is not self._usage or built[1] != self._usage_final:
+            built = self._usage_built = (self._usage, self._usage_final, self._usage_now())
+        return built[2]
+
+    def _usage_now(self) -> Usage:
         raw = self._usage
         if raw is None:
             return Usage()
@@ -637,12 +709,16 @@ class Accumulator:
             counts["total_tokens"] = given + made
         return Usage(final=self._usage_final, raw=dict(raw), **counts)
 
+    def _finish_reason(self, choice: Choice) -> Optional[str]:
+        """*choice*'s finish reason in ssekit's words (``stop`` with tool calls is ``tool_calls``)."""
+        raw_reason = choice.raw_finish_reason
+        reason = self._finish_reasons.get(raw_reason, raw_reason) if raw_reason is not None else None
+        return "tool_calls" if reason == "stop" and choice.tool_calls else reason
+
     def _snapshot(self, choice: Choice, complete: bool, *, whole: bool = False) -> Completion:
         """One choice as a Completion; *whole* adds what belongs to the whole stream (usage, extra)."""
         raw_reason = choice.raw_finish_reason
-        reason = self._finish_reasons.get(raw_reason, raw_reason) if raw_reason is not None else None
-        if reason == "stop" and choice.tool_calls:
-            reason = "tool_calls"
+        reason = self._finish_reason(choice)
         output = self._freeze(choice)
         views = self._views
         return Completion(

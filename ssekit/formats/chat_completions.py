@@ -76,7 +76,10 @@ class ChatCompletionsAccumulator(Accumulator):
     @property
     def complete(self) -> bool:
         """True after ``[DONE]``, or when every choice seen has a finish reason."""
-        finished = self._ended or all(choice.raw_finish_reason for choice in self._choices.values())
+        finished = self._ended or (
+            self._main.raw_finish_reason is not None
+            and (len(self._choices) == 1 or all(choice.raw_finish_reason for choice in self._choices.values()))
+        )
         return finished and (self._recognized or self._foreign is None)
 
     def _new_choice(self) -> Choice:
@@ -147,7 +150,9 @@ class ChatCompletionsAccumulator(Accumulator):
                 field = message.get(key)
                 if field is None:
                     field = message[key] = Text()
-                field.add(value)
+                piece = field.add(value)
+                if self.progress is not None and key != "refusal" and state is self._main:
+                    self.progress.reasoning(piece)
             elif key == "role":
                 if isinstance(value, str) and value:
                     message["role"] = value
@@ -168,7 +173,10 @@ class ChatCompletionsAccumulator(Accumulator):
         elif state.indexes:
             call = state.keyed.get(state.indexes[-1])
         if call is None:
-            call = self._open_tool_call(state, index if index.__class__ is int else state.next_index)
+            index = index if index.__class__ is int else state.next_index
+            call = self._open_tool_call(state, index)
+            if self.progress is not None and state is self._main:
+                self.progress.tool_call_start(id(call), index)
         if call_id and call_id.__class__ is str and not call.get("id"):  # (most fragments carry no id)
             call["id"] = call_id
             state.by_id[call_id] = call
@@ -178,6 +186,8 @@ class ChatCompletionsAccumulator(Accumulator):
             arguments = function.get("arguments")
             if arguments.__class__ is str and arguments:
                 target["arguments"].tail.append(arguments)
+                if self.progress is not None and state is self._main:
+                    self.progress.tool_call_fragment(id(call), arguments)
             if arguments is None or len(function) > 1:  # (the common fragment carries only arguments)
                 name = function.get("name")
                 if isinstance(name, str) and name and not target.get("name"):

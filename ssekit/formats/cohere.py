@@ -95,7 +95,7 @@ class CohereAccumulator(Accumulator):
         "tool-plan-delta": "_on_tool_plan_delta",
         "tool-call-start": "_on_tool_call_start",
         "tool-call-delta": "_on_tool_call_delta",
-        "tool-call-end": "_ignored",
+        "tool-call-end": "_on_tool_call_end",
         "citation-start": "_on_citation_start",
         "citation-end": "_ignored",
         "message-end": "_on_message_end",
@@ -148,7 +148,11 @@ class CohereAccumulator(Accumulator):
         if not isinstance(text, Text):
             return ""
         added = text.add(content.get(field))
-        return added if field == "text" else ""
+        if field == "text":
+            return added
+        if self.progress is not None:
+            self.progress.reasoning(added)
+        return ""
 
     def _content_item(self, index: Any, content: Any) -> Item:
         """A content item as it starts (or whole, from a result), verbatim; its streamed field as Text."""
@@ -165,7 +169,15 @@ class CohereAccumulator(Accumulator):
         return item
 
     def _on_tool_plan_delta(self, payload: Dict[str, Any]) -> str:
-        self._answer.tool_plan.add(_message_of(payload).get("tool_plan"))
+        piece = self._answer.tool_plan.add(_message_of(payload).get("tool_plan"))
+        if self.progress is not None:
+            self.progress.reasoning(piece)
+        return ""
+
+    def _on_tool_call_end(self, payload: Dict[str, Any]) -> str:
+        call = _find(self._answer, "tool_calls", payload.get("index"))
+        if call is not None and self.progress is not None:
+            self.progress.tool_call_done(id(call))
         return ""
 
     def _on_tool_call_start(self, payload: Dict[str, Any]) -> str:
@@ -178,7 +190,9 @@ class CohereAccumulator(Accumulator):
         if call is None:  # a delta without its tool-call-start
             call = self._tool_call(index, {})
         fragment = as_dict(_one(_message_of(payload).get("tool_calls")).get("function"))
-        call["function"]["arguments"].add(fragment.get("arguments"))
+        piece = call["function"]["arguments"].add(fragment.get("arguments"))
+        if self.progress is not None:
+            self.progress.tool_call_fragment(id(call), piece)
         return ""
 
     def _tool_call(self, index: Any, call: Mapping[str, Any]) -> Item:
@@ -193,6 +207,9 @@ class CohereAccumulator(Accumulator):
         answer.register(("tool_calls", as_int(index) if index is not None else len(calls)), opened, self)
         calls.append(opened)
         answer.tool_calls += 1
+        if self.progress is not None:
+            self.progress.tool_call_start(id(opened), answer.tool_calls - 1)
+            self.progress.tool_call_fragment(id(opened), function["arguments"].value())
         return opened
 
     def _on_citation_start(self, payload: Dict[str, Any]) -> str:

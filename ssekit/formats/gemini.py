@@ -30,6 +30,7 @@ from .base import (
     as_str,
     int_at,
     joined,
+    raw_text_of,
     resolve,
     sum_of,
     text_of,
@@ -179,6 +180,8 @@ class GeminiAccumulator(Accumulator):
             if usage.__class__ is dict:  # a running snapshot: it replaces the last (kept as sent, like parts' values)
                 self._usage = usage
                 self._usage_final = self._finished
+                if self.progress is not None and self._finished:  # (the running counts of every chunk are not news)
+                    self.progress.usage()
         feedback = payload.get("promptFeedback")
         if feedback is not None:
             self._recognized = True
@@ -198,6 +201,9 @@ class GeminiAccumulator(Accumulator):
         thought = part.get("thought") is True
         mergeable = isinstance(piece, str) and part.keys() <= _TEXT_PART_KEYS
         signature = part.get("thoughtSignature")
+        progress = self.progress if state is self._main else None
+        if thought and progress is not None:
+            progress.reasoning(piece)
         if mergeable and state.run is not None and state.run_thought == thought:
             state.run.add(piece)
             if signature is not None:  # a signature ends the run it belongs to
@@ -210,8 +216,13 @@ class GeminiAccumulator(Accumulator):
         state.register(len(state.parts), opened, self)
         state.parts.append(opened)
         state.run, state.run_thought = (opened["text"], thought) if mergeable and signature is None else (None, False)
-        if isinstance(part.get("functionCall"), dict):
+        call = part.get("functionCall")
+        if isinstance(call, dict):
             state.tool_calls += 1
+            if progress is not None:  # a call comes whole: it starts, has all its arguments and ends at once
+                progress.tool_call_start(id(opened), state.tool_calls - 1)
+                progress.tool_call_fragment(id(opened), raw_text_of(call.get("args")))
+                progress.tool_call_done(id(opened))
         return piece if isinstance(piece, str) and not thought else ""
 
     def _on_feedback(self, payload: Mapping[str, Any], feedback: Any, candidates: bool) -> None:

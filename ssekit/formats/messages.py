@@ -86,7 +86,7 @@ class MessagesAccumulator(Accumulator):
         "content_block_stop": "_on_block_stop",
         "message_delta": "_on_message_delta",
         "message_stop": "_on_message_stop",
-        "ping": "_on_block_stop",
+        "ping": "_on_ping",
         "error": "_raise_error",
     }
 
@@ -140,9 +140,21 @@ class MessagesAccumulator(Accumulator):
         if not isinstance(text, Text):
             return ""
         piece = text.add(delta.get(key))
-        return piece if field == "text" else ""
+        if field == "text":
+            return piece
+        if self.progress is not None:
+            if field == "thinking":
+                self.progress.reasoning(piece)
+            elif field == "input":
+                self.progress.tool_call_fragment(index, piece)
+        return ""
 
     def _on_block_stop(self, payload: Dict[str, Any]) -> str:
+        if self.progress is not None:
+            self.progress.tool_call_done(as_int(payload.get("index")))
+        return ""
+
+    def _on_ping(self, payload: Dict[str, Any]) -> str:
         return ""
 
     def _on_message_delta(self, payload: Dict[str, Any]) -> str:
@@ -165,6 +177,8 @@ class MessagesAccumulator(Accumulator):
                 item[field] = _streamed(field, block[field])
         if kind == "tool_use":
             self._main.tool_calls += 1
+            if self.progress is not None:
+                self.progress.tool_call_start(index, self._main.tool_calls - 1)
         elif kind == "text" and isinstance(item.get("text"), Text) and index is not None:
             self._text_index, self._text = index, item["text"]
         return self._main.add(index, item, self)

@@ -13,9 +13,11 @@ a bare response object without ``type`` (``{"id": "resp_...", "status":
 "in_progress"}``) is understood too.
 """
 import functools
+import json
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..completion import Completion, Views
+from ..sse import ServerSentEvent
 from .base import (
     Accumulator,
     Item,
@@ -37,8 +39,9 @@ from .base import (
     tool_call,
     tool_results_of,
 )
+from .resumption import ResumeRequest, SequenceCursor, child_url
 
-__all__ = ["ResponsesAccumulator", "FORMAT"]
+__all__ = ["ResponsesAccumulator", "ResponsesCursor", "FORMAT"]
 
 
 #: Each item type's list of parts, and the streamed string field of a part of each part type.
@@ -70,7 +73,7 @@ class ResponsesAccumulator(Accumulator):
         "response.failed": "_on_failed",
         "error": "_raise_error",
         "response.output_item.added": "_on_item",
-        "response.output_item.done": "_on_item",
+        "response.output_item.done": "_on_item_done",
         "response.content_part.done": "_on_part_done",
         "response.reasoning_summary_part.done": "_on_part_done",
         "response.function_call_arguments.delta": "_on_arguments_delta",
@@ -111,6 +114,9 @@ class ResponsesAccumulator(Accumulator):
         elif kind == "function_call":
             opened["arguments"] = Text(as_str(item.get("arguments")) or "")
             self._main.tool_calls += 1
+            if self.progress is not None:
+                self.progress.tool_call_start(id(opened), self._main.tool_calls - 1)
+                self.progress.tool_call_fragment(id(opened), item.get("arguments"))
         # An item opened without an output_index sits where an output_index would name it.
         self._main.add(len(self._main.items) if index is None else index, opened, self)
         item_id = as_str(item.get("id"))
@@ -148,9 +154,7 @@ class ResponsesAccumulator(Accumulator):
     def _merge_item(self, item: Mapping[str, Any], index: Optional[int]) -> str:
         """An item as added, or complete (``.done``, the final output): merged over what streamed; returns unstreamed text."""
         self._latest = None
-        existing = self._main.keyed.get(index) if index is not None else None
-        if existing is None:
-            existing = self._ids.get(as_str(item.get("id")) or "")
+        existing = self._existing(index, item.get("id"))
         if existing is None:
             opened = self._open(item, index)
             return self._deliver(_message_text(opened)) if item.get("type") == "message" else ""
@@ -161,6 +165,19 @@ class ResponsesAccumulator(Accumulator):
         existing.update(complete)
         after = _message_text(existing)
         return self._deliver(after) if after and not before else ""
+
+    def _existing(self, index: Optional[int], item_id: Any) -> Optional[Item]:
+        """The output item at *index*, else the one with *item_id*, if it opened already."""
+        existing = self._main.keyed.get(index) if index is not None else None
+        return existing if existing is not None else self._ids.get(as_str(item_id) or "")
+
+    def _on_item_done(self, payload: Dict[str, Any]) -> str:
+        text = self._on_item(payload)
+        if self.progress is not None:
+            item = self._existing(as_int(payload.get("output_index")), as_dict(payload.get("item")).get("id"))
+            if item is not None:
+                self.progress.tool_call_done(id(item))
+        return text
 
     def _open_fields(self, item: Mapping[str, Any]) -> Dict[str, Any]:
         """A complete item's fields with its strings made :class:`Text` (so that later events can extend them)."""
@@ -201,11 +218,13 @@ class ResponsesAccumulator(Accumulator):
             text = _text_field(part)
             if text is None:
                 return ""
-            latest = self._latest = (key, text, part.get("type") == "output_text")  # type: ignore[union-attr]
+            latest = self._latest = (key, text, part.get("type"))  # type: ignore[union-attr]
         latest[1].tail.append(delta)
-        if latest[2]:
+        if latest[2] == "output_text":
             self._delivered = True
             return delta
+        if self.progress is not None and latest[2] in _REASONING_PARTS:
+            self.progress.reasoning(delta)
         return ""
 
     def _on_text_done(self, where: "_Where", payload: Dict[str, Any]) -> str:
@@ -216,7 +235,10 @@ class ResponsesAccumulator(Accumulator):
         if text is None or text or not isinstance(value, str):
             return ""
         text.set(value)
-        return self._deliver(value) if part.get("type") == "output_text" else ""  # type: ignore[union-attr]
+        kind = part.get("type")  # type: ignore[union-attr]
+        if self.progress is not None and kind in _REASONING_PARTS:
+            self.progress.reasoning(value)
+        return self._deliver(value) if kind == "output_text" else ""
 
     def _on_annotation(self, where: "_Where", payload: Dict[str, Any]) -> str:
         part = self._part(where, payload, create=False)
@@ -226,11 +248,18 @@ class ResponsesAccumulator(Accumulator):
         return ""
 
     def _on_arguments_delta(self, payload: Dict[str, Any]) -> str:
-        self._call(payload)["arguments"].add(payload.get("delta"))
+        call = self._call(payload)
+        piece = call["arguments"].add(payload.get("delta"))
+        if self.progress is not None:
+            self.progress.tool_call_fragment(id(call), piece)
         return ""
 
     def _on_arguments_done(self, payload: Dict[str, Any]) -> str:
-        self._call(payload)["arguments"].set(payload.get("arguments"))
+        call = self._call(payload)
+        arguments = call["arguments"]
+        if self.progress is not None and not arguments:  # (nothing streamed: the arguments come whole)
+            self.progress.tool_call_fragment(id(call), payload.get("arguments"))
+        arguments.set(payload.get("arguments"))
         return ""
 
     def _call(self, payload: Mapping[str, Any]) -> Item:
@@ -353,6 +382,9 @@ _REFUSAL = _Where("message", "content", "refusal", "content_index")
 _REASONING_TEXT = _Where("reasoning", "content", "reasoning_text", "content_index")
 _SUMMARY = _Where("reasoning", "summary", "summary_text", "summary_index")
 #: The events about parts and their text: event type -> (handler, where its text goes).
+#: The part types whose text is visible reasoning.
+_REASONING_PARTS = frozenset(["summary_text", "reasoning_text"])
+
 _TEXT_EVENTS = {
     "response.content_part.added": ("_on_part_added", _OUTPUT_TEXT),
     "response.output_text.delta": ("_on_text_delta", _OUTPUT_TEXT),
@@ -417,6 +449,59 @@ def function_call_outputs(results: Iterable[ToolResult]) -> List[Any]:
     ]
 
 
+#: The statuses a response ends in (the others: ``queued``, ``in_progress``).
+TERMINAL_STATUSES = frozenset(["completed", "failed", "cancelled", "incomplete"])
+
+
+class ResponsesCursor(SequenceCursor):
+    """A background response's place in its stream (``background: true``: stored, so it can be streamed again).
+
+    Every event carries a ``sequence_number``. After a break the stream
+    continues with ``GET {base}/responses/{id}?stream=true&starting_after={last}``
+    (its first events may repeat ``response.created`` / ``queued`` /
+    ``in_progress``: duplicates by number, skipped); when that is refused,
+    ``GET {base}/responses/{id}`` is polled until a terminal ``status``.
+    The request's ``include`` goes along as ``include[]``, as the SDK sends it.
+    """
+
+    def __init__(self, url: str, include: List[str]) -> None:
+        super().__init__()
+        self.id = None  # type: Optional[str]
+        self._url = url
+        self._include = [("include[]", value) for value in include]
+
+    def number_of(self, event: ServerSentEvent) -> Optional[int]:
+        try:
+            payload = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        if self.id is None:
+            response = payload.get("response") if "type" in payload else payload  # (a bare response object)
+            self.id = as_str(as_dict(response).get("id")) or None
+        return as_int(payload.get("sequence_number"))
+
+    def ready(self) -> bool:
+        return self.id is not None and self.last is not None
+
+    def request(self, partial: Completion) -> ResumeRequest:
+        return ResumeRequest(child_url(self._url, str(self.id), [("stream", "true"), ("starting_after", self.last)] + self._include))
+
+    def poll_url(self) -> Optional[str]:
+        return child_url(self._url, self.id, self._include) if self.id is not None else None
+
+    def settled(self, result: Mapping[str, Any]) -> bool:
+        return result.get("status") in TERMINAL_STATUSES
+
+
+def resume_cursor(url: str, body: Any) -> Optional[ResponsesCursor]:
+    """A cursor for a request that can be resumed: only a background one (``"background": true``) can."""
+    if not isinstance(body, dict) or body.get("background") is not True:
+        return None
+    return ResponsesCursor(url, [value for value in as_list(body.get("include")) if isinstance(value, str)])
+
+
 FORMAT = WireFormat(
     name=ResponsesAccumulator.format,
     accumulator=ResponsesAccumulator,
@@ -424,4 +509,5 @@ FORMAT = WireFormat(
     tool_results=function_call_outputs,
     url_suffixes=("/responses",),
     history_key="input",
+    resume=resume_cursor,
 )

@@ -14,7 +14,19 @@ results it received. A follow-up request is checked as the real API checks it
 result, thinking or reasoning that did not come back unchanged and in place get
 the provider's 400. ``GET /v1/events`` is a plain SSE feed (job
 progress with ids and reconnections) for ``follow_sse``. Faults can be queued
-(an HTTP error, a stall, a cut) to show timeouts and retries. The ``ssekit
+(an HTTP error, a stall, a cut after some tokens or at any byte) to show
+timeouts, retries and resumption.
+
+Streams can be resumed as the real APIs allow. A Responses request with
+``"background": true`` is kept in memory (:data:`KEEP_SECONDS`):
+``GET /v1/responses/{id}?stream=true&starting_after=N`` streams it again after
+``sequence_number`` N (repeating the lifecycle events first, as the API may),
+for :attr:`LocalGateway.resume_window` seconds after its creation (later: a
+400), and ``GET /v1/responses/{id}`` returns the response object (``in_progress``
+for the first :attr:`LocalGateway.pending_polls` polls). With
+``resumable=True`` every other stream carries ``id: 1``, ``id: 2``... and
+``GET /v1/streams/{id}`` (the answer's id) continues it after ``Last-Event-ID``.
+A queued fault applies to the next stream, continuations included. The ``ssekit
 demo`` / ``serve`` commands, the examples and the tests all use it.
 Standard library only.
 """
@@ -22,9 +34,11 @@ import functools
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from types import ModuleType
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from urllib.parse import parse_qs
 
 from ..errors import SSEKitError
 from ..formats import FORMATS
@@ -40,7 +54,10 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PROMPT",
     "FEED_PATH",
+    "KEEP_SECONDS",
     "PATHS",
+    "RESUME_WINDOW",
+    "STREAMS_PATH",
     "LocalGateway",
     "sample_request",
 ]
@@ -52,6 +69,12 @@ Answer = Tuple[ScriptedResponse, str]
 PATHS = {name: provider.PATH for name, provider in PROVIDERS.items()}  # type: Dict[str, str]
 #: The plain SSE feed (``GET``): job progress events with ids, for ``follow_sse``.
 FEED_PATH = "/v1/events"
+#: Resumable plain streams (``LocalGateway(resumable=True)``): ``GET`` with ``Last-Event-ID`` continues one.
+STREAMS_PATH = "/v1/streams/{id}"
+#: Seconds a background response or a resumable stream is kept in memory.
+KEEP_SECONDS = 600.0
+#: Seconds after its creation a background response can be streamed again (later the API refuses: one report says 5 minutes).
+RESUME_WINDOW = 300.0
 #: The model name the gateway reports when asked for it by examples and the demo.
 DEFAULT_MODEL = "ssekit-local"
 #: The question the demo asks.
@@ -95,14 +118,36 @@ class _BadRequest(Exception):
 
 
 class _Fault:
-    """One queued fault: an HTTP error, or a stream that stalls or is cut after some tokens."""
+    """One queued fault: an HTTP error, or a stream that stalls or is cut after some tokens (or at a byte)."""
 
-    def __init__(self, kind: str, *, status: int = 0, retry_after: Any = None, message: str = "", after_tokens: int = 0) -> None:
+    def __init__(
+        self, kind: str, *, status: int = 0, retry_after: Any = None, message: str = "", after_tokens: int = 0,
+        at_byte: Optional[int] = None, at_event: Optional[int] = None
+    ) -> None:
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
         self.message = message
         self.after_tokens = after_tokens
+        self.at_byte = at_byte
+        self.at_event = at_event
+
+    def cut_offset(self, events: List[bytes]) -> Optional[int]:
+        """The body offset a cut by byte falls at in *events* (None: the cut counts tokens)."""
+        if self.at_event is None:
+            return self.at_byte
+        return sum(len(event) for event in events[: self.at_event]) + (self.at_byte or 0)
+
+
+class _Kept:
+    """A stream kept for resumption: its format and events, when it was made; *final* for a background response."""
+
+    def __init__(self, format: str, events: List[bytes], final: Optional[Dict[str, Any]] = None) -> None:
+        self.format = format
+        self.events = events
+        self.final = final
+        self.created = time.monotonic()
+        self.polls = 0
 
 
 class LocalGateway:
@@ -120,6 +165,8 @@ class LocalGateway:
     come back unchanged, and a Chat Completions tool-call turn sent back
     without ``reasoning_content`` is refused, as DeepSeek's thinking mode does.
     *parallel_tool_calls* is how many of the offered tools one turn calls.
+    With *resumable*, streams carry event ids and can be continued (see the
+    module docstring; background Responses always can).
     """
 
     def __init__(
@@ -133,18 +180,25 @@ class LocalGateway:
         log: Optional[Callable[[str], None]] = None,
         thinking: bool = False,
         parallel_tool_calls: int = 1,
+        resumable: bool = False,
     ) -> None:
         #: Seconds between two events of a stream (may be changed at any time).
         self.pace = pace
         self.answer = answer
         self.thinking = thinking
         self.parallel_tool_calls = parallel_tool_calls
+        self.resumable = resumable
+        #: Seconds after creation a background response can be streamed again (0: refused at once).
+        self.resume_window = RESUME_WINDOW
+        #: Polls of a background response answered ``in_progress`` before its result.
+        self.pending_polls = 0
         self.server = SSEServer(host, port)
         self._api_key = api_key
         self._log = log
         self._faults = deque()  # type: Deque[_Fault]
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._kept = {}  # type: Dict[str, _Kept]
         for name, provider in PROVIDERS.items():
             result_path = getattr(provider, "RESULT_PATH", None)  # type: Optional[str]
             # Where the path names streaming, each path says it; elsewhere the body's "stream" does.
@@ -152,6 +206,8 @@ class LocalGateway:
                 if path:
                     self.server.route(path.partition("?")[0], self._logged(functools.partial(self._answer, name, streamed), name))
         self.server.route(FEED_PATH, self._logged(self._feed))
+        self.server.route(PROVIDERS["responses"].RETRIEVE_PATH, self._logged(self._retrieve, "responses"))
+        self.server.route(STREAMS_PATH, self._logged(self._continue))
 
     def __repr__(self) -> str:
         return "<LocalGateway %r pace=%r>" % (self.server, self.pace)
@@ -209,9 +265,15 @@ class LocalGateway:
         """Make the next stream send *after_tokens* tokens, then nothing (the connection stays open)."""
         self._queue([_Fault("stall", after_tokens=after_tokens)])
 
-    def cut_next(self, after_tokens: int = 0) -> None:
-        """Make the next stream send *after_tokens* tokens, then drop the connection."""
-        self._queue([_Fault("cut", after_tokens=after_tokens)])
+    def cut_next(
+        self, after_tokens: int = 0, *, at_byte: Optional[int] = None, at_event: Optional[int] = None, times: int = 1
+    ) -> None:
+        """Make the next *times* streams send *after_tokens* tokens, then drop the connection.
+
+        With *at_byte* the cut falls after that many bytes of the body, anywhere (inside an event too);
+        with *at_event* too, they count from the start of that event (0-based) of the stream.
+        """
+        self._queue([_Fault("cut", after_tokens=after_tokens, at_byte=at_byte, at_event=at_event) for _ in range(times)])
 
     def _queue(self, faults: List[_Fault]) -> None:
         with self._lock:
@@ -258,8 +320,7 @@ class LocalGateway:
         tool_calls = _tool_calls(provider, body, answered, self.parallel_tool_calls)
         fault = self._next_fault()
         if fault is not None and fault.kind == "status":
-            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return _error_response(format, fault.status, fault.message, headers), "(queued fault)"
+            return _fault_response(format, fault), "(queued fault)"
         tokens = split_tokens(_quoted(answered) if answered else self.answer)
         if tool_calls:
             tokens, finish = [], "tool_calls"
@@ -279,12 +340,20 @@ class LocalGateway:
         if self.thinking and tool_calls:
             options.update(provider.thinking("I will call %s." % " and ".join(call["name"] for call in tool_calls), tool_calls))
         events = build_events(format, **options)
+        if format == "responses" and body.get("background") is True:
+            self._keep(options["id"], _Kept(format, events, provider.final_response(events)))
+        elif self.resumable:
+            events = [b"id: %d\n" % number + event for number, event in enumerate(events, 1)]
+            self._keep(options["id"], _Kept(format, events))
         response = self._stream(format, events, headers, fault)
         return response, "stream, model %s%s" % (model, " (queued %s)" % fault.kind if fault else "")
 
     def _stream(self, format: str, events: List[bytes], headers: Dict[str, str], fault: Optional[_Fault]) -> ScriptedResponse:
         if fault is None:
             return ScriptedResponse.sse(events, headers=headers, interval=self.pace)
+        offset = fault.cut_offset(events)
+        if offset is not None:
+            return ScriptedResponse.sse(events, headers=headers, interval=self.pace, cut_after=offset)
         kept = events[: _events_for_tokens(format, events, fault.after_tokens)]
         if fault.kind == "stall":
             return ScriptedResponse.sse(kept, headers=headers, interval=self.pace, stall=True)
@@ -298,6 +367,56 @@ class LocalGateway:
         given = request.headers.get(spec.name, "")
         if not given.startswith(spec.prefix) or given[len(spec.prefix):] != self._api_key:
             raise _BadRequest(401, "invalid or missing API key (expected in the %s header)" % spec.name)
+
+    # --- resumption ------------------------------------------------------------------
+
+    def _keep(self, id: str, kept: _Kept) -> None:
+        with self._lock:
+            now = time.monotonic()
+            for old in [key for key, value in self._kept.items() if now - value.created > KEEP_SECONDS]:
+                del self._kept[old]
+            self._kept[id] = kept
+
+    def _find(self, request: RecordedRequest, format: Optional[str] = None) -> _Kept:
+        """The kept stream the request names (a GET, with the right key), else the provider's refusal."""
+        if request.method != "GET":
+            raise _BadRequest(405, "use GET for %s" % request.path)
+        self._check_key(request, format)
+        with self._lock:
+            kept = self._kept.get(request.params.get("id", ""))
+        if kept is None or (format is not None and kept.final is None):
+            raise _BadRequest(404, "No response found with id '%s'." % request.params.get("id"))
+        return kept
+
+    def _retrieve(self, request: RecordedRequest) -> Answer:
+        """``GET /v1/responses/{id}``: the response object, or (``stream=true``) its stream after ``starting_after``."""
+        kept = self._find(request, "responses")
+        query = parse_qs(request.query)
+        if query.get("stream") != ["true"]:
+            kept.polls += 1
+            ready = kept.polls > self.pending_polls
+            assert kept.final is not None
+            return ScriptedResponse.json(kept.final if ready else PROVIDERS["responses"].pending(kept.final)), "poll"
+        if time.monotonic() - kept.created >= self.resume_window:
+            raise _BadRequest(400, "This response can no longer be streamed; retrieve it without stream=true.")
+        after = (query.get("starting_after") or ["-1"])[0]
+        if not after.lstrip("-").isdigit():
+            raise _BadRequest(400, "'starting_after' must be an integer")
+        return self._continued(kept, PROVIDERS["responses"].continuation(kept.events, int(after)), "after %s" % after)
+
+    def _continue(self, request: RecordedRequest) -> Answer:
+        """``GET /v1/streams/{id}``: a resumable stream continued after its ``Last-Event-ID``."""
+        kept = self._find(request)
+        last = request.headers.get("Last-Event-ID") or "0"
+        if not last.isdigit():
+            raise _BadRequest(400, "Last-Event-ID must be an event number")
+        return self._continued(kept, kept.events[int(last):], "after id %s" % last)
+
+    def _continued(self, kept: _Kept, events: List[bytes], note: str) -> Answer:
+        fault = self._next_fault()
+        if fault is not None and fault.kind == "status":
+            return _fault_response(kept.format, fault), "(queued fault)"
+        return self._stream(kept.format, events, {}, fault), "stream continued %s%s" % (note, " (queued %s)" % fault.kind if fault else "")
 
     # --- the plain feed ----------------------------------------------------------------
 
@@ -404,6 +523,12 @@ def _events_for_tokens(format: str, events: List[bytes], tokens: int) -> int:
                 return index
             seen += 1
     return len(events)
+
+
+def _fault_response(format: Optional[str], fault: _Fault) -> ScriptedResponse:
+    """The HTTP error a queued status fault answers with."""
+    headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+    return _error_response(format, fault.status, fault.message, headers)
 
 
 def _error_response(format: Optional[str], status: int, message: str, headers: Optional[Dict[str, str]] = None) -> ScriptedResponse:

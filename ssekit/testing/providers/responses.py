@@ -1,5 +1,8 @@
 """OpenAI Responses as ssekit.testing speaks it: streams, results, requests and errors."""
+import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ...sse import iter_sse
 
 from .base import (
     CREATED,
@@ -20,6 +23,10 @@ from .base import (
 )
 
 PATH = "/v1/responses"
+#: Where a stored (``background: true``) response is fetched, or streamed again with ``?stream=true&starting_after=N``.
+RETRIEVE_PATH = "/v1/responses/{id}"
+#: The events a continuation may repeat before the first new one, as the API may send them.
+_LIFECYCLE = ("response.created", "response.queued", "response.in_progress")
 ID_PREFIX = "resp_local"
 MAX_TOKENS_KEYS = ("max_output_tokens",)
 PROMPT_KEYS = ("input",)
@@ -173,6 +180,23 @@ def events(
     final = _response(id, model, output, counts(usage, len(sent)), finish_reason)
     emit("response.%s" % final["status"], response=final)
     return stream
+
+
+def continuation(events: Sequence[bytes], starting_after: int) -> List[bytes]:
+    """The stream *events* (numbered from 0) continued after ``sequence_number`` *starting_after*: the lifecycle
+    events already sent come first again, as the API may send them (duplicates a client must skip), then the rest."""
+    head = [event for event in events[: starting_after + 1] if next(iter_sse([event])).event in _LIFECYCLE]
+    return head + list(events[starting_after + 1 :])
+
+
+def final_response(events: Sequence[bytes]) -> Dict[str, Any]:
+    """The response object a stream ends with (its last event's ``response``)."""
+    return dict(json.loads(next(iter_sse([events[-1]])).data).get("response") or {})
+
+
+def pending(final: Mapping[str, Any]) -> Dict[str, Any]:
+    """*final* as ``GET /responses/{id}`` shows it while the model is still at work."""
+    return dict(final, status="in_progress", output=[], usage=None, incomplete_details=None)
 
 
 def result(
