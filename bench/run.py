@@ -610,7 +610,8 @@ def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Op
         rows = row["rows"]
         if row["implementation"] == "PyPy":
             out += [ratio_target(rows, "ssekit-accumulate", fmt, PYPY_ACCUMULATE_BAR, where) for fmt in INTERPRETER_FORMATS]
-        out += [ratio_target(rows, "ssekit-iter_sse", fmt, bar, where) for client, fmt, bar in THROUGHPUT_TARGETS if client == "ssekit-iter_sse"]
+        else:
+            out += [ratio_target(rows, client, fmt, bar, where) for client, fmt, bar in THROUGHPUT_TARGETS if fmt in INTERPRETER_FORMATS]
         for counted in row.get("instructions") or ():
             what = "%sdecoder instructions, %s stream ≤ %.2f× the floor's split" % (where, counted["format"], DECODER_INSTRUCTIONS_BAR)
             out.append((what, "%.3f×" % counted["decoder"], counted["decoder"] <= DECODER_INSTRUCTIONS_BAR))
