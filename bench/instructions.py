@@ -48,7 +48,7 @@ COUNTED = compile("run()", "counted", "eval")  # compiled here, so the count hol
 def _import_stdlib_layers() -> Any:
     """ssekit's decoder and formats, from this checkout, without the package's ``__init__`` (requests)."""
     package = types.ModuleType("ssekit")
-    package.__path__ = [os.path.join(ROOT, "ssekit")]  # type: ignore[attr-defined]
+    package.__path__ = [os.path.join(ROOT, "ssekit")]
     sys.modules["ssekit"] = package
     import ssekit.formats
     import ssekit.sse

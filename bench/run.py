@@ -365,12 +365,16 @@ def bench_venv(label: str, python: str) -> Tuple[Optional[str], Optional[str]]:
     if subprocess.call([venv_python, "-c", "import requests"], stderr=subprocess.DEVNULL) if os.path.exists(venv_python) else True:
         print("%s: making %s (requests and the optional clients)" % (label, venv), file=sys.stderr, flush=True)
         pip = [venv_python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        if subprocess.call([python, "-m", "venv", venv], **quiet) or subprocess.call(pip + ["requests", "typing-extensions"], **quiet):  # type: ignore[call-overload]
+        if _quiet([python, "-m", "venv", venv]) or _quiet(pip + ["requests", "typing-extensions"]):
             return None, "could not make a venv holding requests in %s" % venv
         for packages in OPTIONAL_CLIENTS:
-            subprocess.call(pip + packages, **quiet)  # type: ignore[call-overload]
+            _quiet(pip + packages)
     return venv_python, None
+
+
+def _quiet(command: List[str]) -> int:
+    """Run *command* with its output discarded; its exit status."""
+    return subprocess.call(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def section_interpreters(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:

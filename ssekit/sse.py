@@ -377,6 +377,7 @@ class SSEDecoder:
             return [known.get(line) or self._event_name(line) for line in lines]
 
     def _event_name(self, line: bytes) -> str:
+        """The event type an ``event: x`` line sets (remembered for the next ones)."""
         if line[:7] != b"event: ":
             raise _NotUsual
         name = line[7:].decode() or "message"
