@@ -370,6 +370,8 @@ class SSEDecoder:
 
     def _event_names(self, lines: List[bytes]) -> List[str]:
         """The event types *lines* (each must be ``event: x``) set; the first 256 distinct ones are remembered."""
+        if lines.count(lines[0]) == len(lines):  # one type throughout: compared, not hashed
+            return [self._event_name(lines[0])] * len(lines)
         known = self._names
         try:
             return list(map(known.__getitem__, lines))
