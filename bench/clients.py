@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 import zlib
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # bench/, then this checkout's ssekit before any installed one
@@ -280,30 +280,37 @@ def client_drain(job: Dict[str, Any], sink: Sink) -> Run:
     return run
 
 
+def floor_split(chunks: Iterable[bytes], separator: bytes, loads: Callable[[str], Any], feed: Callable[[Any], Any]) -> None:
+    """The floor's event loop: ``bytes.split`` on *separator*, each block's ``data:`` decoded, ``feed(loads(data))``.
+
+    Shared by the HTTP floor and bench/instructions.py (which passes ``str`` and
+    ``list.append`` to count the split alone).
+    """
+    buf = b""
+    for data in chunks:
+        buf += data
+        blocks = buf.split(separator)
+        buf = blocks.pop()
+        for block in blocks:
+            if block[:6] == b"data: ":
+                data = block[6:]
+            else:
+                start = block.find(b"\ndata: ")
+                if start < 0:
+                    continue
+                data = block[start + 7 :]
+            if data != b"[DONE]":
+                feed(loads(data.decode()))
+
+
 def client_floor(job: Dict[str, Any], sink: Sink) -> Run:
     """The least a pure-Python client can do: raw socket, bytes split, json.loads, extraction."""
-    loads = json.loads
 
     def run() -> Result:
         out = Extracted()
         feed = extractor(job["format"], sink, out)
-        separator = streams.SEPARATORS.get(job["format"], b"\n\n")
         with _raw_request(job) as sock:
-            buf = b""
-            for data in raw_body(sock):
-                buf += data
-                blocks = buf.split(separator)
-                buf = blocks.pop()
-                for block in blocks:
-                    if block[:6] == b"data: ":
-                        data = block[6:]
-                    else:
-                        start = block.find(b"\ndata: ")
-                        if start < 0:
-                            continue
-                        data = block[start + 7 :]
-                    if data != b"[DONE]":
-                        feed(loads(data.decode()))
+            floor_split(raw_body(sock), streams.SEPARATORS.get(job["format"], b"\n\n"), json.loads, feed)
         return out.result()
 
     return run

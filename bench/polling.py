@@ -1,6 +1,6 @@
 """Reading ``.completion`` after every event stays flat: polled against unpolled accumulation, in one run.
 
-    python bench/polling.py [--max-events N] [--repeat R]
+    python bench/polling.py [--max-events N] [--repeat R] [--json]
 
 For a text stream and a tool-call stream (chat chunks of ten characters
 each), the same events are accumulated twice: plainly, and with a snapshot
@@ -55,24 +55,30 @@ def main(argv: List[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-events", type=int, default=1000000, help="largest stream (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure, best kept (default 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON line per figure instead of the table (bench/run.py reads it)")
     options = parser.parse_args(argv)
     sizes = [size for size in (10000, 100000, 1000000) if size <= options.max_events] or [options.max_events]
     readers = {
         "text": (TEXT, lambda completion: len(completion.text)),  # type: ignore[attr-defined]
         "tool arguments": (ARGUMENTS, lambda completion: len(completion.tool_calls[0].arguments)),  # type: ignore[attr-defined]
     }  # type: dict
-    print("Python %s; CPU microseconds per event, best of %d" % (sys.version.split()[0], options.repeat))
-    print("| stream | events | unpolled | polled | polled / unpolled |")
-    print("|---|---|---|---|---|")
+    if not options.json:
+        print("Python %s; CPU microseconds per event, best of %d" % (sys.version.split()[0], options.repeat))
+        print("| stream | events | unpolled | polled | polled / unpolled |")
+        print("|---|---|---|---|---|")
     for name, (event, read) in readers.items():
         rows = []  # type: List[Tuple[int, float, float]]
         for size in sizes:
             plain = best(event, size, False, read, options.repeat) / size * 1e6
             polled = best(event, size, True, read, options.repeat) / size * 1e6
             rows.append((size, plain, polled))
-            print("| %s | %d | %.2f | %.2f | %.2f |" % (name, size, plain, polled, polled / plain))
-        print("| %s | growth per event, %d -> %d | %.2f | %.2f | |"
-              % (name, rows[0][0], rows[-1][0], rows[-1][1] / rows[0][1], rows[-1][2] / rows[0][2]))  # fmt: skip
+            if options.json:  # one line per figure, for bench/run.py
+                print(json.dumps({"stream": name, "events": size, "unpolled_us": plain, "polled_us": polled}), flush=True)
+            else:
+                print("| %s | %d | %.2f | %.2f | %.2f |" % (name, size, plain, polled, polled / plain))
+        if not options.json:
+            print("| %s | growth per event, %d -> %d | %.2f | %.2f | |"
+                  % (name, rows[0][0], rows[-1][0], rows[-1][1] / rows[0][1], rows[-1][2] / rows[0][2]))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python bench/run.py                 # full run: markdown on stdout, JSON in bench/results.json
     python bench/run.py --smoke         # seconds: every client once on tiny streams, results checked
     python bench/run.py --soak [SECONDS]  # stream_completion back to back, RSS over time
+    python bench/run.py --interpreters all  # the per-interpreter rows only: CPython 3.7-3.13 (pyenv) and pypy3
 
 A local server (bench/server.py, a subprocess on raw sockets) serves
 pre-generated streams (bench/streams.py); each measured run is a fresh
@@ -14,9 +15,12 @@ bench/README.md.
 """
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,7 +30,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import streams  # noqa: E402  (bench/ is not a package)
+import instructions  # noqa: E402  (bench/ is not a package)
+import streams  # noqa: E402
 
 PARSERS = ["floor", "requests-iter_lines", "ssekit-iter_sse", "ssekit-accumulate", "ssekit-stream_completion", "httpx-sse", "sseclient-py"]
 SDKS = {"openai": ("chat", "tools", "responses"), "openai-stream": ("chat", "tools", "responses"), "anthropic-stream": ("messages",)}
@@ -48,6 +53,10 @@ class Settings:
         self.latency_events = 20 if smoke else 500
         self.latency_reps = 1 if smoke else 3
         self.memory_bytes = 2 * 10 ** 6 if smoke else 10 ** 9
+        self.polling_events = 10000 if smoke else 1000000
+        self.polling_reps = 1 if smoke else 3
+        self.instruction_events = 200 if smoke else 2000
+        self.interpreters = "all"  # --interpreters: "all" or comma-separated interpreter paths
 
 
 # --- the server and the client processes ----------------------------------------------
@@ -215,9 +224,10 @@ def summarize(reports: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 r["cpu"] / floor_cpu[(fmt, framing, n, r["rep"])] for r in good if (fmt, framing, n, r["rep"]) in floor_cpu
             ]
             row["x_floor"] = statistics.median(ratios) if ratios else None
-            latencies = [r["latency_ms"] for r in good if r.get("latency_ms")]
-            if latencies:
-                row["latency_ms"] = latency_figures(latencies)
+            runs = {r["rep"]: run_latency(r["latency_ms"]) for r in good if r.get("latency_ms")}
+            if runs:
+                row["latency_runs"] = runs
+                row["latency_ms"] = dict(((key, statistics.median(run[key] for run in runs.values())) for key in LATENCY_FIGURES), runs=len(runs))
         rows.append(row)
     rows.sort(key=lambda row: (row["format"], row["framing"], row["n"], CLIENT_ORDER.index(row["client"])))
     return rows
@@ -228,12 +238,21 @@ def percentile(values: List[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def latency_figures(runs: List[List[float]]) -> Dict[str, float]:
-    """First event, p50, p99 and max of each run, then the median of each over the runs."""
-    per_run = [{"first": run[0], "p50": percentile(run, 0.50), "p99": percentile(run, 0.99), "max": max(run)} for run in runs]
-    figures = {key: statistics.median(figure[key] for figure in per_run) for key in ("first", "p50", "p99", "max")}
-    figures["runs"] = len(runs)
-    return figures
+LATENCY_FIGURES = ("first", "p50", "p99", "max")
+
+
+def run_latency(latencies: List[float]) -> Dict[str, float]:
+    """First event, p50, p99 and max of one run's hand-off latencies (ms)."""
+    return {"first": latencies[0], "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99), "max": max(latencies)}
+
+
+def latency_ratio(row: Dict[str, Any], reference: Optional[Dict[str, Any]], key: str) -> Optional[Tuple[float, float, float]]:
+    """Median, least and greatest over the runs of *row*'s figure *key* ÷ *reference*'s in the same run."""
+    if not reference or not row.get("latency_runs") or not reference.get("latency_runs"):
+        return None
+    mine, theirs = row["latency_runs"], reference["latency_runs"]
+    ratios = [mine[rep][key] / theirs[rep][key] for rep in mine if rep in theirs and theirs[rep][key] > 0]
+    return (statistics.median(ratios), min(ratios), max(ratios)) if ratios else None
 
 
 # --- the sections of a run -------------------------------------------------------------
@@ -276,12 +295,118 @@ def section_memory(server: BenchServer, s: Settings, python: str) -> List[Dict[s
     return [report]
 
 
+INSTRUCTION_FORMATS = ["chat", "tools", "messages"]
+
+
+def section_instructions(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    """bench/instructions.py: callgrind's instructions per event, decoder and accumulators against the floor."""
+    return counted_instructions(python, INSTRUCTION_FORMATS, s.instruction_events)
+
+
+def counted_instructions(python: str, formats: List[str], n: int) -> List[Dict[str, Any]]:
+    try:
+        rows = instructions.measure(python, formats, n)
+    except RuntimeError as exc:
+        return [{"client": "callgrind", "status": "error", "detail": str(exc)}]
+    if rows is None:
+        return [{"client": "callgrind", "status": "skipped", "detail": "valgrind is not installed or %s is not CPython" % python}]
+    return [dict(row, client="callgrind", status="ok") for row in rows]
+
+
+def section_polling(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    """bench/polling.py: accumulation with a snapshot after every event against without, 10k to 1M events."""
+    command = [python, os.path.join(HERE, "polling.py"), "--json", "--max-events", str(s.polling_events), "--repeat", str(s.polling_reps)]
+    try:
+        output = subprocess.check_output(command, universal_newlines=True, timeout=JOB_TIMEOUT)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        return [{"client": "polling", "status": "error", "detail": str(exc)}]
+    rows = [json.loads(line) for line in output.splitlines() if line.strip()]
+    return [dict(row, client="polling", status="ok", x_unpolled=row["polled_us"] / row["unpolled_us"]) for row in rows]
+
+
+INTERPRETER_FORMATS = ["chat", "tools", "messages"]
+INTERPRETER_CLIENTS = ["floor", "ssekit-iter_sse", "ssekit-accumulate"]
+OPTIONAL_CLIENTS = [["httpx", "httpx-sse"], ["sseclient-py"]]  # installed where they install; the rest is skipped
+
+
+def bench_interpreters(spec: str) -> List[Tuple[str, Optional[str], Optional[str]]]:
+    """(label, interpreter to run, why not) for ``--interpreters``: "all" or comma-separated paths.
+
+    "all" is the newest pyenv CPython of each minor version 3.7-3.13 and
+    ``pypy3`` from the PATH, each in its own venv ``.venvs/bench-LABEL``
+    (made on first use) holding requests and the optional clients that install.
+    """
+    if spec != "all":
+        return [(path, path, None) for path in spec.split(",") if path]
+    try:
+        root = subprocess.check_output(["pyenv", "root"], universal_newlines=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = []  # type: List[Tuple[str, Optional[str]]]
+    for minor in range(7, 14):
+        folders = [f for f in glob.glob(os.path.join(root, "versions", "3.%d.*" % minor)) if re.search(r"/3\.%d\.\d+$" % minor, f)]
+        newest = max(folders, key=lambda f: int(f.rsplit(".", 1)[1]), default=None)
+        found.append(("py3.%d" % minor, os.path.join(newest, "bin", "python") if newest else None))
+    found.append(("pypy3", shutil.which("pypy3")))
+    out = []  # type: List[Tuple[str, Optional[str], Optional[str]]]
+    for label, python in found:
+        if python is None:
+            why = "not installed (apt-get install -y pypy3)" if label == "pypy3" else "not installed in pyenv"
+            out.append((label, None, why))
+        else:
+            out.append((label,) + bench_venv(label, python))
+    return out
+
+
+def bench_venv(label: str, python: str) -> Tuple[Optional[str], Optional[str]]:
+    """The python of venv ``.venvs/bench-LABEL`` made from *python* with requests in it, or None and why not."""
+    venv = os.path.join(os.path.dirname(HERE), ".venvs", "bench-" + label)
+    venv_python = os.path.join(venv, "bin", "python")
+    if subprocess.call([venv_python, "-c", "import requests"], stderr=subprocess.DEVNULL) if os.path.exists(venv_python) else True:
+        print("%s: making %s (requests and the optional clients)" % (label, venv), file=sys.stderr, flush=True)
+        pip = [venv_python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        if _quiet([python, "-m", "venv", venv]) or _quiet(pip + ["requests", "typing-extensions"]):
+            return None, "could not make a venv holding requests in %s" % venv
+        for packages in OPTIONAL_CLIENTS:
+            _quiet(pip + packages)
+    return venv_python, None
+
+
+def _quiet(command: List[str]) -> int:
+    """Run *command* with its output discarded; its exit status."""
+    return subprocess.call(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def section_interpreters(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
+    """The core rows on every interpreter: floor, iter_sse and accumulate on three streams; callgrind on CPython."""
+    out = []  # type: List[Dict[str, Any]]
+    for label, interpreter, why_not in bench_interpreters(s.interpreters):
+        if interpreter is None:
+            out.append({"client": label, "interpreter": label, "status": "skipped", "detail": why_not})
+            continue
+        env = environment(interpreter)
+        name = "%s %s" % (env["implementation"], env["python"])
+        print("  %s (%s)" % (name, interpreter), file=sys.stderr, flush=True)
+        cases = [(client, fmt, "large", s.events) for fmt in INTERPRETER_FORMATS for client in INTERPRETER_CLIENTS]
+        rows = summarize(measure(server, s, interpreter, cases, s.reps))
+        countable = env["implementation"] == "CPython" and not s.smoke  # (smoke: the instructions section covers the code)
+        counted = counted_instructions(interpreter, ["chat", "messages"], s.instruction_events) if countable else []
+        statuses = {row["status"] for row in rows + counted}
+        status = next(x for x in ("error", "wrong", "ok", "skipped") if x in statuses)
+        out.append({"client": label, "interpreter": name, "implementation": env["implementation"], "status": status,
+                    "rows": rows, "instructions": [row for row in counted if row["status"] == "ok"]})  # fmt: skip
+    return out
+
+
 SECTIONS = {
     "throughput": section_throughput,
     "framings": section_framings,
     "scaling": section_scaling,
     "latency": section_latency,
     "memory": section_memory,
+    "instructions": section_instructions,
+    "polling": section_polling,
+    "interpreters": section_interpreters,
 }
 
 
@@ -376,25 +501,84 @@ def latency_table(rows: List[Dict[str, Any]]) -> str:
     return table(["client", "framing", "result", "first ms", "p50 ms", "p99 ms", "max ms"], cells)
 
 
+LATENCY_REFERENCES = ("requests-iter_lines", "httpx-sse")
+
+
+def _spread(ratio: Optional[Tuple[float, float, float]]) -> str:
+    return "-" if ratio is None else "%.2f× (%.2f–%.2f)" % ratio
+
+
+def latency_ratio_table(rows: List[Dict[str, Any]]) -> str:
+    """ssekit's p99 and first-event latency ÷ each reference client's, run by run (median, least–greatest)."""
+    cells = []
+    for framing in ("event", "close", "gzip"):
+        for client in SSEKIT:
+            row = find(rows, client, "chat", framing)
+            if row is None:
+                continue
+            line = [client, framing]
+            for key in ("p99", "first"):
+                line += [_spread(latency_ratio(row, find(rows, ref, "chat", framing), key)) for ref in LATENCY_REFERENCES]
+            cells.append(line)
+    headers = ["client", "framing"] + ["%s ÷ %s" % (key, ref) for key in ("p99", "first") for ref in LATENCY_REFERENCES]
+    return table(headers, cells)
+
+
+def polling_table(rows: List[Dict[str, Any]]) -> str:
+    cells = [
+        [r["stream"], format(r["events"], ","), "%.2f" % r["unpolled_us"], "%.2f" % r["polled_us"], "%.2f×" % r["x_unpolled"]] for r in rows
+    ]
+    return table(["stream", "events", "unpolled CPU µs/event", "polled CPU µs/event", "polled ÷ unpolled"], cells)
+
+
+def interpreters_table(entries: List[Dict[str, Any]]) -> str:
+    columns = [(client, fmt) for client in ("ssekit-iter_sse", "ssekit-accumulate") for fmt in INTERPRETER_FORMATS]
+    cells = []
+    for entry in entries:
+        if entry["status"] == "skipped" or "rows" not in entry:
+            cells.append([entry["interpreter"], "%s: %s" % (entry["status"], entry.get("detail"))] + [""] * (len(columns) + 1))
+            continue
+        line = [entry["interpreter"]]
+        for client, fmt in columns:
+            row = find(entry["rows"], client, fmt)
+            line.append("-" if row is None else _fmt(row.get("x_floor"), "%.3f") if row["status"] == "ok" else row["status"])
+        counted = {row["format"]: row["decoder"] for row in entry.get("instructions") or ()}
+        line.append(" / ".join("%.2f" % counted[fmt] for fmt in ("chat", "messages") if fmt in counted) or "-")
+        cells.append(line)
+    headers = ["interpreter"] + ["%s %s" % (client.replace("ssekit-", ""), fmt) for client, fmt in columns] + ["decoder instr. chat / messages"]
+    return table(headers, cells)
+
+
 def find(rows: List[Dict[str, Any]], client: str, fmt: str = "chat", framing: str = "large") -> Optional[Dict[str, Any]]:
     return next((r for r in rows if (r["client"], r["format"], r["framing"]) == (client, fmt, framing)), None)
 
 
+def ratio_target(rows: List[Dict[str, Any]], client: str, fmt: str, bar: float, where: str = "") -> Tuple[str, str, Optional[bool]]:
+    row = find(rows, client, fmt)
+    ratio = row.get("x_floor") if row else None
+    what = "%s%s on the %s stream ≤ %.2f× floor CPU" % (where, client, fmt, bar)
+    return what, _fmt(ratio, "%.3f×"), None if ratio is None else ratio <= bar
+
+
+#: (client, stream, bar): CPU ÷ the floor's, in the throughput section and for every interpreter.
+THROUGHPUT_TARGETS = [
+    ("ssekit-accumulate", "chat", 1.15),
+    ("ssekit-accumulate", "tools", 1.0),
+    ("ssekit-accumulate", "messages", 1.2),
+    ("ssekit-accumulate", "cohere", 1.2),
+    ("ssekit-accumulate", "gemini", 1.2),
+    ("ssekit-iter_sse", "chat", 1.05),
+    ("ssekit-iter_sse", "messages", 1.05),
+]
+PYPY_ACCUMULATE_BAR = 1.2  # PyPy: every stream's accumulation
+DECODER_INSTRUCTIONS_BAR = 1.2  # callgrind: iter_sse ÷ the floor's split
+POLLED_BAR = 1.2  # .completion after every event ÷ unpolled, at the largest stream
+LATENCY_BAR = 1.0  # ssekit's p99 and first event ÷ httpx-sse's
+
+
 def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Optional[bool]]]:
-    """Each target of the issue: (what, measured, met) — met is None when not measured in this run."""
-    out = []  # type: List[Tuple[str, str, Optional[bool]]]
-    through = results.get("throughput", [])
-    for client, fmt, bar in [
-        ("ssekit-accumulate", "chat", 1.15),
-        ("ssekit-accumulate", "tools", 1.2),
-        ("ssekit-accumulate", "messages", 1.2),
-        ("ssekit-accumulate", "cohere", 1.2),
-        ("ssekit-accumulate", "gemini", 1.2),
-        ("ssekit-iter_sse", "chat", 1.05),
-    ]:
-        row = find(through, client, fmt)
-        ratio = row.get("x_floor") if row else None
-        out.append(("%s on the %s stream ≤ %.2f× floor CPU" % (client, fmt, bar), _fmt(ratio, "%.3f×"), None if ratio is None else ratio <= bar))
+    """Each target of the issues: (what, measured, met) — met is None when not measured in this run."""
+    out = [ratio_target(results.get("throughput", []), client, fmt, bar) for client, fmt, bar in THROUGHPUT_TARGETS]
     scaling = results.get("scaling", [])
     for client in SSEKIT:
         growth = scaling_growth(scaling, client)
@@ -404,14 +588,37 @@ def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Op
         worst = None  # type: Optional[float]
         for client in SSEKIT:
             row = find(latency, client, "chat", framing)
-            if row and row.get("latency_ms"):
-                lat = row["latency_ms"]
-                worst = max(worst or 0.0, lat["p99"], lat["first"])
-        out.append(("ssekit p99 and first-event latency < 0.5 ms, %s framing" % framing, _fmt(worst, "%.3f ms"), None if worst is None else worst < 0.5))
+            for key in ("p99", "first"):
+                ratio = latency_ratio(row, find(latency, "httpx-sse", "chat", framing), key) if row else None
+                if ratio is not None:
+                    worst = max(worst or 0.0, ratio[0])
+        what = "ssekit p99 and first-event latency ≤ %.2f× httpx-sse's (median of the runs), %s framing" % (LATENCY_BAR, framing)
+        out.append((what, _fmt(worst, "%.2f×"), None if worst is None else worst <= LATENCY_BAR))
     memory = results.get("memory")
     if memory and memory[0].get("rss_kb"):
         mb = memory[0]["rss_kb"] / 1024.0
         out.append(("decoding %.0f MB without accumulating: peak RSS < 50 MB" % (memory[0]["bytes"] / 1e6), "%.1f MB" % mb, mb < 50))
+    for row in results.get("instructions", []):
+        if row["status"] == "ok":
+            what = "decoder instructions (callgrind), %s stream: iter_sse ≤ %.2f× the floor's split" % (row["format"], DECODER_INSTRUCTIONS_BAR)
+            out.append((what, "%.3f×" % row["decoder"], row["decoder"] <= DECODER_INSTRUCTIONS_BAR))
+    polling = [row for row in results.get("polling", []) if row["status"] == "ok"]
+    for stream in sorted({row["stream"] for row in polling}):
+        largest = max((row for row in polling if row["stream"] == stream), key=lambda row: row["events"])
+        what = ".completion read after every event, %s, %s events: polled ≤ %.2f× unpolled" % (stream, format(largest["events"], ","), POLLED_BAR)
+        out.append((what, "%.2f×" % largest["x_unpolled"], largest["x_unpolled"] <= POLLED_BAR))
+    for row in results.get("interpreters", []):
+        if row["status"] != "ok":
+            continue
+        where = "%s: " % row["interpreter"]
+        rows = row["rows"]
+        if row["implementation"] == "PyPy":
+            out += [ratio_target(rows, "ssekit-accumulate", fmt, PYPY_ACCUMULATE_BAR, where) for fmt in INTERPRETER_FORMATS]
+        else:
+            out += [ratio_target(rows, client, fmt, bar, where) for client, fmt, bar in THROUGHPUT_TARGETS if fmt in INTERPRETER_FORMATS]
+        for counted in row.get("instructions") or ():
+            what = "%sdecoder instructions, %s stream ≤ %.2f× the floor's split" % (where, counted["format"], DECODER_INSTRUCTIONS_BAR)
+            out.append((what, "%.3f×" % counted["decoder"], counted["decoder"] <= DECODER_INSTRUCTIONS_BAR))
     return out
 
 
@@ -500,6 +707,32 @@ def render(env: Dict[str, Any], settings: Settings, results: Dict[str, List[Dict
             "",
             latency_table(results["latency"]),
         ]
+    if results.get("latency"):
+        out += [
+            "",
+            "## Latency as ratios: ssekit's p99 and first event ÷ the reference client's in the same run (median of the runs, least–greatest)",
+            "",
+            latency_ratio_table(results["latency"]),
+        ]
+    counted = [row for row in results.get("instructions", []) if row["status"] == "ok"]
+    if counted:
+        out += [
+            "",
+            "## Instructions per event (callgrind, %s content events per stream, 64 KiB chunks, in memory)" % format(settings.instruction_events, ","),
+            "",
+            instructions.table(counted),
+        ]
+    polled = [row for row in results.get("polling", []) if row["status"] == "ok"]
+    if polled:
+        out += ["", "## `.completion` read after every event: polled against unpolled accumulation (bench/polling.py)", "", polling_table(polled)]
+    if results.get("interpreters"):
+        out += [
+            "",
+            "## Every interpreter: CPU × floor (median of %d repetitions, %s content events, large writes); decoder instructions ÷ the floor's split"
+            % (settings.reps, format(settings.events, ",")),
+            "",
+            interpreters_table(results["interpreters"]),
+        ]
     if results.get("memory"):
         m = results["memory"][0]
         out += [
@@ -581,11 +814,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions per figure (default 5)")
     parser.add_argument("--events", type=int, help="content events per throughput stream (default 20000)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the server and clients (default: this one)")
+    parser.add_argument(
+        "--interpreters", metavar="all|PATHS",
+        help='the per-interpreter rows: "all" (pyenv CPython 3.7-3.13 and pypy3, venvs made in .venvs/) or comma-separated '
+        "interpreters that have requests; alone, runs only that section (a full run includes it with \"all\", --smoke leaves it out)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.soak is not None:
         return soak(args.python, args.soak, args.json)
     settings = Settings(args.smoke, args.reps, args.events)
-    names = args.only.split(",") if args.only else list(SECTIONS)
+    settings.interpreters = args.interpreters or settings.interpreters
+    if args.only:
+        names = args.only.split(",")
+    elif args.interpreters:
+        names = ["interpreters"]
+    else:  # a smoke run makes no venvs: CI passes its own with --interpreters
+        names = [name for name in SECTIONS if not (args.smoke and name == "interpreters")]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
         parser.error("unknown section(s): %s" % ", ".join(unknown))

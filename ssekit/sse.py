@@ -4,11 +4,12 @@ Implements the WHATWG HTML "Server-sent events" parsing rules: UTF-8 with
 replacement characters, one leading BOM dropped, CRLF / LF / CR line ends,
 comments, the ``event`` / ``data`` / ``id`` / ``retry`` fields, and no dispatch
 of an unterminated event at end of input. The result is the same for any
-chunking of the same bytes. Lines are split with ``bytes`` operations; runs of
-the blocks LLM streams are made of (``data:`` + blank line, or ``event:`` +
-``data:`` + blank line) become events in one comprehension, and anything else
-goes through a per-line loop that keeps its state in local variables. Nothing
-loops per byte in Python: this is the hot path of every client.
+chunking of the same bytes. Runs of the blocks LLM streams are made of
+(``data:`` + blank line, or ``event:`` + ``data:`` + blank line) are cut into
+events by ``bytes.split`` and ``map`` without a Python loop per event (see
+``SSEDecoder._bulk``); anything else goes through a per-line loop that keeps
+its state in local variables. Nothing loops per byte in Python: this is the
+hot path of every client.
 
 ``max_event_size`` bounds the memory held, not only the characters counted:
 an unterminated line is kept in one buffer however small the reads, and long
@@ -16,6 +17,8 @@ runs of data lines are joined as they come. :meth:`ServerSentEvent.encode` and
 :func:`encode_comment` write the same grammar for servers and relays.
 """
 import json
+import platform
+from itertools import repeat
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
 from ._text import preview
@@ -162,6 +165,43 @@ def _retry_value(digits: str) -> int:
     return min(int(digits or "0"), MAX_RETRY)
 
 
+# How _bulk proves its blocks hold single lines and strips the prefixes of many lines at once:
+# CPython in C calls (join, split, memchr); PyPy, whose JIT runs short loops faster than its
+# bytes.join, with counts and a comprehension. Each pair gives the same results.
+if platform.python_implementation() == "PyPy":
+
+    def _single_lines(blocks: bytes, pieces: List[bytes]) -> bool:
+        """True if *blocks*, cut into *pieces* by ``LF LF data:``, hold no LF but the two of each block."""
+        return blocks.count(b"\n") == 2 * len(pieces)
+
+    def _values(lines: List[bytes], prefix: bytes) -> List[str]:
+        """The decoded values of *lines*, which must all start with *prefix* (:class:`_NotUsual` otherwise)."""
+        size = len(prefix)
+        values = [line[size:].decode() for line in lines if line[:size] == prefix]
+        if len(values) != len(lines):
+            raise _NotUsual
+        return values
+
+else:
+
+    def _single_lines(blocks: bytes, pieces: List[bytes]) -> bool:
+        """True if *blocks*, cut into *pieces* by ``LF LF data:``, hold no LF but the two of each block."""
+        return b"\n" not in b"".join(pieces)  # (bytes.count would go byte by byte)
+
+    def _values(lines: List[bytes], prefix: bytes) -> List[str]:
+        """The decoded values of *lines*, which must all start with *prefix* (:class:`_NotUsual` otherwise).
+
+        Joined and split again: the split gives one piece per line only if every
+        line (none holds an LF) starts with the prefix, and the pieces are the values.
+        """
+        joined = b"\n".join(lines)
+        values = joined.split(b"\n" + prefix)
+        if len(values) != len(lines) or joined[: len(prefix)] != prefix:
+            raise _NotUsual
+        values[0] = values[0][len(prefix) :]
+        return list(map(bytes.decode, values))
+
+
 class SSEDecoder:
     """Incremental decoder: ``feed(bytes) -> [events]``, then ``close()`` at end of input.
 
@@ -191,7 +231,7 @@ class SSEDecoder:
         self._data_folded = 0  # how many leading items of a data list are folded runs of lines
         self._event_retry = None  # type: Optional[int]
         self._field_seen = False  # a field of the current block was seen
-        self._event_names = {}  # type: Dict[bytes, str]  # b"event: x" line -> "x"
+        self._names = {}  # type: Dict[bytes, str]  # b"event: x" line -> "x", for the usual blocks
 
     @property
     def pending(self) -> bool:
@@ -207,6 +247,24 @@ class SSEDecoder:
         if b"\r" in chunk:
             self._skip_lf = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n\n") + 2  # just after the last blank line (1: there is none)
+        start = 0  # where whole blocks begin: the rules first finish an event begun earlier (and check the BOM)
+        if self._partial_line or self._field_seen or self._at_start:
+            start = 1 if chunk[:1] == b"\n" and self._field_seen and not self._partial_line else chunk.find(b"\n\n") + 2
+        if end < 2 or start >= end:
+            return self._feed_lines(chunk)
+        events = self._feed_lines(chunk[:start]) if start else []
+        bulk = self._bulk(chunk[start:end])
+        if bulk is None:  # not the usual shape: the rules, line by line
+            events += self._feed_lines(chunk[start:])
+        else:
+            events += bulk
+            if end < len(chunk):
+                events += self._feed_lines(chunk[end:])
+        return events
+
+    def _feed_lines(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Decode *chunk* (CRs already made LFs) line by line: the field rules, whatever the input."""
         lines = chunk.split(b"\n")
         rest = lines.pop()  # the unterminated end of the chunk, often empty
         if not lines:
@@ -225,7 +283,9 @@ class SSEDecoder:
             lines[0] = lines[0][3:]
         if len(chunk) > self.max_event_size or len(lines[0]) > self.max_event_size:
             self._check_line_sizes(lines)
-        return self._process_lines(lines)
+        events = []  # type: List[ServerSentEvent]
+        self._apply_lines(lines, events)
+        return events
 
     def close(self) -> List[ServerSentEvent]:
         """Signal end of input. An unterminated event is discarded, as the spec says."""
@@ -274,72 +334,57 @@ class SSEDecoder:
         self._event_retry = None
         self._field_seen = False
 
-    def _process_lines(self, lines: List[bytes]) -> List[ServerSentEvent]:
-        """Dispatch complete *lines*: runs of the usual events in bulk, anything else line by line."""
-        events = []  # type: List[ServerSentEvent]
-        start = 0
-        if self._field_seen:  # first finish the event begun in earlier input
-            try:
-                start = lines.index(b"") + 1
-            except ValueError:
-                start = len(lines)
-            self._apply_lines(lines[:start], events)
-        done = start + self._bulk(lines, start, events)
-        if done < len(lines):
-            self._apply_lines(lines[done:] if done else lines, events)
-        return events
+    def _bulk(self, blocks: bytes) -> Optional[List[ServerSentEvent]]:
+        """The events of whole *blocks* (no event pending before them) if all have the usual shape, else None.
 
-    def _bulk(self, lines: List[bytes], start: int, events: List[ServerSentEvent]) -> int:
-        """Build the events of a run of usual blocks at once; return how many lines that took.
-
-        With no event pending, LLM streams repeat one shape: a ``data:`` line
-        and a blank line, or an ``event:`` line, a ``data:`` line and a blank
-        line. When every whole block from *start* on has that shape, the
-        events are built in one comprehension, exactly as the field rules
-        would build them; otherwise (a comment, an ``id:``, a multi-line
-        data, invalid UTF-8 that strict decoding refuses...) this takes
-        nothing and the rules apply line by line.
+        LLM streams repeat one shape: ``data: X`` and a blank line, or
+        ``event: N``, ``data: X`` and a blank line. Such blocks are cut with
+        ``bytes.split`` on the text between the values, a search for a stray
+        line end proves that no block holds another line (another field, a
+        second data line, a comment), and each value is decoded as strict
+        UTF-8 (invalid bytes, which the rules replace, take the slow path):
+        the events are exactly those the field rules give.
         """
-        first = lines[start] if start < len(lines) else b""
-        if first[:6] == b"data: ":
-            period = 2
-        elif first[:7] == b"event: ":
-            period = 3
-        else:
-            return 0
-        stop = start + (len(lines) - start) // period * period
-        if stop == start or any(lines[start + period - 1 : stop : period]):
-            return 0
-        last_id = self.last_event_id
-        new, cls = _new_event, ServerSentEvent
+        if len(blocks) > self.max_event_size:
+            return None  # the rules check the line sizes
         try:
-            if period == 2:
-                bulk = [
-                    new(cls, ("message", data[6:].decode(), last_id, None))
-                    for data in lines[start:stop:2]
-                    if data[:6] == b"data: "
-                ]
+            if blocks[:6] == b"data: ":
+                pieces = blocks.split(b"\n\ndata: ")
+                pieces[0] = pieces[0][6:]
+                pieces[-1] = pieces[-1][:-2]  # (the blank line's LFs)
+                if not _single_lines(blocks, pieces):
+                    return None
+                names = repeat("message")  # type: Iterable[str]
+                datas = map(bytes.decode, pieces)  # type: Iterable[str]
+            elif blocks[:7] == b"event: ":
+                lines = blocks.split(b"\n")  # name, data, blank, ..., and the b"" after the last LF
+                if len(lines) % 3 != 1 or any(lines[2::3]):
+                    return None
+                names = self._event_names(lines[0:-1:3])
+                datas = _values(lines[1::3], b"data: ")
             else:
-                names = self._event_names
-                bulk = [
-                    new(cls, (names.get(name) or self._event_name(name), data[6:].decode(), last_id, None))
-                    for name, data in zip(lines[start:stop:3], lines[start + 1 : stop : 3])
-                    if data[:6] == b"data: "
-                ]
+                return None
+            return list(map(_new_event, repeat(ServerSentEvent), zip(names, datas, repeat(self.last_event_id), repeat(None))))
         except (UnicodeDecodeError, _NotUsual):
-            return 0
-        if len(bulk) * period != stop - start:
-            return 0
-        events += bulk
-        return stop - start
+            return None
+
+    def _event_names(self, lines: List[bytes]) -> List[str]:
+        """The event types *lines* (each must be ``event: x``) set; the first 256 distinct ones are remembered."""
+        if lines.count(lines[0]) == len(lines):  # one type throughout: compared, not hashed
+            return [self._event_name(lines[0])] * len(lines)
+        known = self._names
+        try:
+            return list(map(known.__getitem__, lines))
+        except KeyError:
+            return [known.get(line) or self._event_name(line) for line in lines]
 
     def _event_name(self, line: bytes) -> str:
         """The event type an ``event: x`` line sets (remembered for the next ones)."""
         if line[:7] != b"event: ":
             raise _NotUsual
         name = line[7:].decode() or "message"
-        if len(self._event_names) < _MAX_EVENT_NAMES:
-            self._event_names[line] = name
+        if len(self._names) < _MAX_EVENT_NAMES:
+            self._names[line] = name
         return name
 
     def _apply_lines(self, lines: List[bytes], events: List[ServerSentEvent]) -> None:

@@ -115,6 +115,10 @@ class ChatCompletionsAccumulator(Accumulator):
                                 text = content
                         if len(delta) > 1:
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
+                    elif len(delta) == 1 and delta.get("tool_calls").__class__ is list:  # the common tool-call chunk
+                        for fragment in delta["tool_calls"]:
+                            if fragment.__class__ is dict:
+                                self._merge_tool_call(state, fragment)  # type: ignore[arg-type]
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
                 if reason is not None:
@@ -137,7 +141,7 @@ class ChatCompletionsAccumulator(Accumulator):
             if value is None or key == "content":
                 continue
             if key == "tool_calls":
-                for fragment in as_list(value):
+                for fragment in value if value.__class__ is list else ():
                     if fragment.__class__ is dict:
                         self._merge_tool_call(state, fragment)
             elif key == "function_call":  # the deprecated single-function form
@@ -173,7 +177,7 @@ class ChatCompletionsAccumulator(Accumulator):
             call = self._open_tool_call(state, index)
             if self.progress is not None and state is self._main:
                 self.progress.tool_call_start(id(call), index)
-        if isinstance(call_id, str) and call_id and not call.get("id"):
+        if call_id and call_id.__class__ is str and not call.get("id"):  # (most fragments carry no id)
             call["id"] = call_id
             state.by_id[call_id] = call
         function = fragment.get("function")
