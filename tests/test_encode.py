@@ -194,9 +194,10 @@ if HAVE_HYPOTHESIS:
         retry=st.one_of(st.none(), st.integers(min_value=0, max_value=MAX_RETRY)),
     )
     # (the health checks measure the machine's speed and load, not ssekit: a loaded CI runner, PyPy's warm-up trip them)
-    hypothesis_test = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))(
-        given(EVENTS, st.randoms(use_true_random=False))
-    )
+    def hypothesis_test(test: Callable[..., None]) -> Callable[..., None]:
+        """*test* given random events, under settings for a loaded runner (no deadline, no health checks)."""
+        given_events = given(EVENTS, st.randoms(use_true_random=False))(test)
+        return settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))(given_events)  # type: ignore[no-any-return]
 else:  # pragma: no cover - the class below is skipped
 
     def hypothesis_test(test: Callable[..., None]) -> Callable[..., None]:

@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 #: Random documents drawn by the seeded generator (each checked at every prefix).
 DOCUMENTS = 2000
 #: Random corruptions checked against the completion oracle.
-CORRUPTIONS = 4000
+CORRUPTIONS = 2500
 #: Examples hypothesis draws per property.
 HYPOTHESIS_EXAMPLES = 100
 #: The longest random document drawn (characters).
