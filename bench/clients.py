@@ -412,6 +412,25 @@ def client_ssekit_stream_completion(job: Dict[str, Any], sink: Sink) -> Run:
     return run
 
 
+def client_ssekit_updates(job: Dict[str, Any], sink: Sink) -> Run:
+    """``stream_completion(...).updates()``: the typed progress records (text, tool calls with arguments so far...)."""
+    requests = _require("requests")
+    import ssekit
+
+    if not hasattr(ssekit.CompletionStream, "updates"):
+        raise Skip("CompletionStream.updates() is not available in this ssekit")
+    session = requests.Session()
+
+    def run() -> Result:
+        with ssekit.stream_completion(job["url"], json=streams.request_body(job["format"]), session=session) as stream:
+            for update in stream.updates():
+                if update.kind == "text":
+                    sink(update.text)
+        return _completion_result(stream.completion)
+
+    return run
+
+
 def client_httpx_sse(job: Dict[str, Any], sink: Sink) -> Run:
     """httpx + httpx-sse ``connect_sse`` / ``iter_sse()``, the shared extraction."""
     httpx = _require("httpx")
@@ -571,6 +590,7 @@ CLIENTS = {
     "ssekit-iter_sse": client_ssekit_iter_sse,
     "ssekit-accumulate": client_ssekit_accumulate,
     "ssekit-stream_completion": client_ssekit_stream_completion,
+    "ssekit-updates": client_ssekit_updates,
     "httpx-sse": client_httpx_sse,
     "sseclient-py": client_sseclient,
     "openai": client_openai,
