@@ -309,6 +309,13 @@ class CompletionStream:
                     return
                 event, delta = pair
                 if updates:
+                    progress = self._accumulator.progress if self._accumulator is not None else None
+                    if progress is not None and not progress.notes:  # the common event: text only, one record
+                        if delta:
+                            if self._attempt is not None:
+                                self._attempt.commit()
+                            yield _new_record(TextUpdate, (delta,))
+                        continue
                     records = self._updates_after(delta)
                     if records:
                         if self._attempt is not None:
@@ -328,12 +335,9 @@ class CompletionStream:
         accumulator = self._accumulator
         if accumulator is None:  # (a whole result: no accumulator ran)
             return whole_answer_updates(self.completion)
-        progress = accumulator.progress
-        if progress is None:
+        if accumulator.progress is None:
             raise SSEKitError("updates() must be called before the stream is read, not after iterating its text or events")
-        if progress.notes:
-            return accumulator.updates_after(delta)
-        return (_new_record(TextUpdate, (delta,)),) if delta else ()  # (text only: the common event, made cheaply)
+        return accumulator.updates_after(delta)
 
     def _progress(self) -> Tuple[Completion, bool]:
         """What a failure quotes: the answer so far, and whether output already reached the caller."""
