@@ -11,6 +11,8 @@ from typing import Callable, List, Optional, Sequence
 
 from ssekit import InvalidRequestError, ServerSentEvent, SSEKitError, iter_sse
 from ssekit.sse import MAX_RETRY, encode_comment
+
+from .sizes import scaled
 from tests.test_fuzz_decoder import chunks_at, random_cuts, random_stream
 
 try:
@@ -22,9 +24,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_HYPOTHESIS = False
 
 #: Random events the seeded round trip draws (each also fed byte by byte and in pieces).
-SEEDED_EVENTS = 4000
+SEEDED_EVENTS = scaled(4000)
 #: Random streams of several encoded events and comments.
-SEEDED_STREAMS = 600
+SEEDED_STREAMS = scaled(600)
 
 PIECES = [
     "", " ", "  ", ":", ": ", "a", "data: x", "id: 3", "event: e", "retry: 5", "\r", "\n", "\r\n", "\n\r", "\r\r",
@@ -175,13 +177,13 @@ class SeededRoundTrip(RoundTrip, unittest.TestCase):
         # The decoder's own fuzz grammar: invalid UTF-8, BOMs, NULs, odd fields...
         rng = random.Random(4)
         count = 0
-        for _ in range(3000):
+        for _ in range(scaled(3000)):
             events = decode(random_stream(rng))
             for event in events:
                 self.assertEqual(decode(event.encode()), [event])
             self.assertEqual(decode(b"".join(event.encode() for event in events)), events)
             count += len(events)
-        self.assertGreater(count, 1500)
+        self.assertGreater(count, scaled(3000) // 2)
 
 
 if HAVE_HYPOTHESIS:
@@ -197,7 +199,7 @@ if HAVE_HYPOTHESIS:
     def hypothesis_test(test: Callable[..., None]) -> Callable[..., None]:
         """*test* given random events, under settings for a loaded runner (no deadline, no health checks)."""
         given_events = given(EVENTS, st.randoms(use_true_random=False))(test)
-        return settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))(given_events)  # type: ignore[no-any-return]
+        return settings(max_examples=scaled(200), deadline=None, suppress_health_check=list(HealthCheck))(given_events)  # type: ignore[no-any-return]
 else:  # pragma: no cover - the class below is skipped
 
     def hypothesis_test(test: Callable[..., None]) -> Callable[..., None]:

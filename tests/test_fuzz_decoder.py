@@ -24,6 +24,8 @@ from ssekit import ServerSentEvent, SSEDecoder, SSEKitError, iter_sse, iter_sse_
 from ssekit.errors import EventTooLargeError
 from ssekit.sse import MAX_RETRY
 
+from .sizes import scaled
+
 try:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -35,11 +37,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 BOM = b"\xef\xbb\xbf"
 LINE_END = re.compile(rb"\r\n|\r|\n")
 #: Streams drawn by the seeded generator for the default-limit property.
-SEEDED_STREAMS = 1500
+SEEDED_STREAMS = scaled(1500)
 #: Streams drawn by the seeded generator for the small-limit property.
-SEEDED_LIMIT_STREAMS = 1500
+SEEDED_LIMIT_STREAMS = scaled(1500)
 #: Examples hypothesis draws per property.
-HYPOTHESIS_EXAMPLES = 300
+HYPOTHESIS_EXAMPLES = scaled(300)
 #: Random chunkings tried per stream (besides whole and byte by byte).
 RANDOM_CHUNKINGS = 4
 

@@ -26,6 +26,8 @@ from ssekit import SSEKitError, ServerSentEvent, ToolCall, Usage, accumulate, it
 from ssekit.formats import FORMATS, new_accumulator
 from ssekit.testing.builders import build_events
 
+from .sizes import scaled
+
 try:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -35,11 +37,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_HYPOTHESIS = False
 
 #: Valid streams per format drawn by the seeded generator.
-SEEDED_STREAMS = 100
+SEEDED_STREAMS = scaled(100)
 #: Corrupted variants of each seeded stream.
 CORRUPTIONS = 6
 #: Examples hypothesis draws per property.
-HYPOTHESIS_EXAMPLES = 60
+HYPOTHESIS_EXAMPLES = scaled(60)
 
 Event = Tuple[Optional[str], Any]  # (SSE event name or None, decoded JSON payload or a data string)
 
@@ -507,9 +509,9 @@ class SeededFormatFuzz(FormatProperties, unittest.TestCase):
                         key = type(error).__name__ if error else "result"
                         outcomes[key] = outcomes.get(key, 0) + 1
         # Both outcomes really occur, and the errors are the clear kinds.
-        self.assertGreater(outcomes.pop("result", 0), 100, outcomes)
+        self.assertGreater(outcomes.pop("result", 0), scaled(100), outcomes)
         self.assertTrue(set(outcomes) <= {"MalformedEventError", "IncompleteStreamError", "StreamError", "UnsupportedFormatError"}, outcomes)
-        self.assertGreater(outcomes.get("MalformedEventError", 0), 100, outcomes)
+        self.assertGreater(outcomes.get("MalformedEventError", 0), scaled(100), outcomes)
 
     def test_corrupted_builder_streams_with_reasoning_and_thinking(self) -> None:
         # The builders' streams carry what the generated ones do not: reasoning, thinking, signatures.

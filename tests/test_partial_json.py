@@ -28,6 +28,8 @@ from typing import Any, Iterator, List, Optional
 from ssekit.errors import PartialJSONError, SSEKitError
 from ssekit.partial_json import PartialJSONParser, parse_partial_json
 
+from .sizes import scaled
+
 try:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -37,11 +39,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_HYPOTHESIS = False
 
 #: Random documents drawn by the seeded generator (each checked at every prefix).
-DOCUMENTS = 2000
+DOCUMENTS = scaled(2000)
 #: Random corruptions checked against the completion oracle.
-CORRUPTIONS = 2500
+CORRUPTIONS = scaled(2500)
 #: Examples hypothesis draws per property.
-HYPOTHESIS_EXAMPLES = 100
+HYPOTHESIS_EXAMPLES = scaled(100)
 #: The longest random document drawn (characters).
 MAX_DOCUMENT = 400
 DEEP = 100000
