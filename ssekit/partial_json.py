@@ -177,7 +177,7 @@ class PartialJSONParser:
         if self._dirty:
             shown = "".join(self._parts)
             self._parts = [shown]
-            self._replace_last(shown)
+            self._place(shown, replace=True)
             self._dirty = False
         return self._root
 
@@ -258,8 +258,9 @@ class PartialJSONParser:
 
     # --- placing values --------------------------------------------------------
 
-    def _place(self, value: Any) -> None:
-        """Put a value that has begun (or, for a scalar, ended) where it belongs."""
+    def _place(self, value: Any, replace: bool = False) -> None:
+        """Put a value that has begun (or, for a scalar, ended) where it belongs; with *replace*, in place
+        of the string value just placed (its longer or final self)."""
         stack = self._stack
         if not stack:
             self._root = value
@@ -267,20 +268,10 @@ class PartialJSONParser:
         top = stack[-1]
         if isinstance(top, dict):
             top[self._key] = value
+        elif replace:
+            top[-1] = value
         else:
             top.append(value)
-
-    def _replace_last(self, value: Any) -> None:
-        """Replace the string value just placed with its longer (or final) self."""
-        stack = self._stack
-        if not stack:
-            self._root = value
-            return
-        top = stack[-1]
-        if isinstance(top, dict):
-            top[self._key] = value
-        else:
-            top[-1] = value
 
     def _after_value(self) -> None:
         """A value ended: the next token is a delimiter of its container (or nothing at the top)."""
@@ -454,7 +445,7 @@ class PartialJSONParser:
             self._key = decoded
             self._state = _OBJECT_COLON
         else:
-            self._replace_last(decoded)
+            self._place(decoded, replace=True)
             self._dirty = False
             self._after_value()
         self._token = _NO_TOKEN
