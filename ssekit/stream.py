@@ -51,7 +51,7 @@ from .http import (
 )
 from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
-from .updates import TextUpdate, Update, whole_answer_updates
+from .updates import Update, text_record, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -104,9 +104,6 @@ def _check_options(method: Any, timeout: Any, deadline: Any, cancel: Any, max_ev
         raise InvalidRequestError("max_event_size must be a number of bytes > 0, not %r" % (max_event_size,))
     if on_event is not None and not callable(on_event):
         raise InvalidRequestError("on_event must be callable, not %s" % type(on_event).__name__)
-
-
-_new_record = tuple.__new__  # NamedTuple's constructor without its cost, for the common text record
 
 
 class State(enum.Enum):
@@ -314,7 +311,7 @@ class CompletionStream:
                         if delta:
                             if self._attempt is not None:
                                 self._attempt.commit()
-                            yield _new_record(TextUpdate, (delta,))
+                            yield text_record((delta,))
                         continue
                     records = self._updates_after(delta)
                     if records:

@@ -20,6 +20,7 @@ Only the first answer (choice 0) is reported; the other choices of an
 This module is standard library only: the formats report to a
 :class:`Progress` while they are watched, and cost nothing otherwise.
 """
+import functools
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from .completion import Completion, ToolCall, Usage
@@ -130,6 +131,10 @@ class FinishUpdate(NamedTuple):
     def kind(self) -> "Literal['finish']":
         return "finish"
 
+
+#: ``text_record((text,))`` makes a :class:`TextUpdate` without NamedTuple's Python-level constructor:
+#: the record of the common event, made once per event on the updates path.
+text_record = functools.partial(tuple.__new__, TextUpdate)
 
 #: Any typed progress record.
 Update = Union[TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDelta, ToolCallDone, UsageUpdate, FinishUpdate]
@@ -270,13 +275,9 @@ def whole_answer_updates(completion: Completion) -> List[Update]:
     for call in completion.tool_calls:
         records.append(ToolCallStart(call.index, call.id, call.name))
         if call.arguments:
-            parser = PartialJSONParser()
-            valid = True
-            try:
-                parser.feed(call.arguments)
-            except PartialJSONError:
-                valid = False
-            records.append(ToolCallDelta(call.index, call.id, call.name, call.arguments, parser.value, valid))
+            state = _Call(call.index)
+            state.id, state.name = call.id, call.name
+            records.append(Progress._delta(state, call.arguments))
         records.append(ToolCallDone(call))
     if completion.usage:
         records.append(UsageUpdate(completion.usage))

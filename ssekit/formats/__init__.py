@@ -25,7 +25,7 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from ..updates import TextUpdate, Update
+from ..updates import Update, text_record
 from . import chat_completions, cohere, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
@@ -221,9 +221,6 @@ def accumulate(events: Iterable[EventLike], format: "FormatName" = "auto") -> Co
     return accumulator.finish()
 
 
-_new_record = tuple.__new__
-
-
 def iter_updates(events: Iterable[EventLike], format: "FormatName" = "auto") -> Iterator[Update]:
     """Typed progress records for the events of a stream (see :mod:`ssekit.updates`), format-neutral.
 
@@ -237,8 +234,8 @@ def iter_updates(events: Iterable[EventLike], format: "FormatName" = "auto") -> 
         text = add(event)
         if notes:
             yield from accumulator.updates_after(text)
-        elif text:  # the common event: text only (tuple.__new__ is NamedTuple's constructor, without its cost)
-            yield _new_record(TextUpdate, (text,))
+        elif text:  # the common event: text only
+            yield text_record((text,))
     accumulator.finish()
 
 
