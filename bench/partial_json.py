@@ -11,7 +11,12 @@ does. Printed: CPU microseconds per fragment (best of R runs) and how that cost
 grows from 10 KB to 1 MB (1.0 is flat; re-parsing every prefix would grow
 100x). The long string is also fed without reading ``value``: reading it
 while a string is cut builds that string, which costs its length, so that row
-grows with the size while the parser alone stays flat. Last, one-shot
+grows with the size while the parser alone stays flat. Then the same
+through a chat accumulator: :meth:`~ssekit.completion.ToolCall.partial_arguments`
+called on ``.completion.tool_calls[0]`` after every fragment, timed alone
+(the snapshots of one call share one parser), beside the same call's
+arguments re-parsed whole by :func:`~ssekit.partial_json.parse_partial_json`
+(what a parser without state costs; timed on 20 fragments spread over the stream). Last, one-shot
 :func:`~ssekit.partial_json.parse_partial_json` on the complete 1 MB documents
 (the json.loads fast path) and on the documents cut by one character (the
 parser), against json.loads on the complete document.
@@ -26,10 +31,12 @@ from typing import Callable, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ssekit.formats.chat_completions import ChatCompletionsAccumulator  # noqa: E402
 from ssekit.partial_json import PartialJSONParser, parse_partial_json  # noqa: E402
 
 FRAGMENT = 10
 SIZES = (10000, 100000, 1000000)
+REPARSED = 20  # calls timed for the re-parse row: each parses its whole prefix
 
 
 def many_members(size: int) -> str:
@@ -86,6 +93,30 @@ def feed(document: str, read: bool) -> float:
     return elapsed
 
 
+def poll(document: str, reparse: bool) -> float:
+    """Seconds per call of ``partial_arguments()`` (or, with *reparse*, of parse_partial_json) after each fragment."""
+    accumulator = ChatCompletionsAccumulator()
+    opening = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "write", "arguments": ""}}
+    accumulator.add({"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [opening]}}]})
+    spent = 0.0
+    calls = 0
+    clock = time.perf_counter
+    starts = range(0, len(document), FRAGMENT)
+    sample = max(1, len(starts) // REPARSED)
+    for number, start in enumerate(starts):
+        fragment = {"index": 0, "function": {"arguments": document[start : start + FRAGMENT]}}
+        accumulator.add({"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]})
+        if reparse and (len(starts) - 1 - number) % sample:
+            continue
+        call = accumulator.completion.tool_calls[0]
+        began = clock()
+        value = parse_partial_json(call.arguments) if reparse else call.partial_arguments()
+        spent += clock() - began
+        calls += 1
+    assert value == json.loads(document)
+    return spent / calls
+
+
 def best(run: Callable[[], float], repeat: int) -> float:
     return min(run() for _ in range(repeat))
 
@@ -120,6 +151,12 @@ def main(argv: List[str]) -> None:
             seconds = best(lambda: feed(document, read), options.repeat)
             costs.append(seconds / -(-len(document) // FRAGMENT) * 1e6)
         print("%-32s" % label + "".join("%12.2f" % cost for cost in costs) + "%9.1fx" % (costs[-1] / costs[0]))
+    print("\nToolCall.partial_arguments() on .completion after every fragment, us per call:")
+    for label, build in (("many small members", many_members), ("one long string", long_string)):
+        for reparse in (False, True):
+            costs = [best(lambda: poll(build(size), reparse), options.repeat) * 1e6 for size in sizes]
+            what = "%s, %s" % (label, "re-parsed whole" if reparse else "partial_arguments()")
+            print("%-52s" % what + "".join("%10.2f" % cost for cost in costs) + "%9.1fx" % (costs[-1] / costs[0]))
     print("\nOne-shot on the %d KB documents (ms):" % (sizes[-1] // 1000))
     for label, build in (("many small members", many_members), ("one long string", long_string)):
         document = build(sizes[-1])

@@ -99,6 +99,9 @@ class ToolCall:
     name: Optional[str] = None
     arguments: str = ""
     type: str = "function"
+    #: Set by the formats on a streamed call: what reads its arguments as JSON, one parser for all its
+    #: snapshots (:meth:`partial_arguments`). Not compared, not shown, not kept by ``dataclasses.replace``.
+    _read_partial: Optional[Callable[[str], Any]] = field(default=None, init=False, repr=False, compare=False)
 
     def parse_arguments(self) -> Any:
         """The arguments as Python data; ``{}`` when none were sent.
@@ -122,18 +125,25 @@ class ToolCall:
         A cut string is kept as far as it goes, a cut number or literal left
         out (see :func:`ssekit.parse_partial_json`). Raises
         :class:`~ssekit.errors.PartialJSONError` (a ``ValueError``) when the
-        arguments can never become JSON. Costs the length of the arguments:
-        to follow them after every fragment, use the ``tool_call_delta``
-        records of :meth:`~ssekit.stream.CompletionStream.updates`, whose
-        parser is fed each fragment once.
+        arguments can never become JSON.
+
+        Cheap after every fragment: the snapshots of one streamed call share
+        one incremental parser, so each call parses only what arrived since
+        the last and copies only the containers still open (the closed ones
+        are shared with earlier results: do not change them). An older
+        snapshot read after a newer one, or a call made by hand, parses its
+        whole text.
         """
         if not self.arguments.strip():
             return {}
-        return parse_partial_json(self.arguments)
+        read_partial = self._read_partial
+        if read_partial is None:
+            return parse_partial_json(self.arguments)
+        return read_partial(self.arguments)  # type: ignore[no-any-return]
 
     def to_dict(self) -> "ToolCallDict":
         """The call as a JSON-ready dict."""
-        return {item.name: getattr(self, item.name) for item in fields(self)}  # type: ignore[return-value]
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.init}  # type: ignore[return-value]
 
 
 class Views:

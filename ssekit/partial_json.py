@@ -38,7 +38,7 @@ raises RecursionError past about a thousand levels; here the parser takes over).
 """
 import json
 import re
-from typing import Any, Callable, Dict, List, Match, Union, cast
+from typing import Any, Callable, Dict, List, Match, Optional, Union, cast
 
 from ._text import preview
 from .errors import PartialJSONError
@@ -152,6 +152,8 @@ class PartialJSONParser:
         self._stack = []  # type: List[Container]
         #: The key of the member being read in the innermost object.
         self._key = ""
+        #: Beside each open container, the key it has in its parent object (None in an array or at the top).
+        self._keys = []  # type: List[Optional[str]]
         self._state = _TOP
         self._token = _NO_TOKEN
         #: Where the current number started (absolute position), for its error message.
@@ -195,13 +197,11 @@ class PartialJSONParser:
             return value  # a scalar, or a complete document: nothing will change it
         copies = [container.copy() for container in stack]  # type: List[Any]
         for depth in range(1, len(stack)):
-            parent, child, copied = stack[depth - 1], stack[depth], copies[depth - 1]
-            if isinstance(parent, list):
-                copied[-1] = copies[depth]  # an open container is its parent's last member
+            key = self._keys[depth]
+            if key is None:
+                copies[depth - 1][-1] = copies[depth]  # an open container is its array's last item
             else:
-                keys = list(parent)
-                key = keys[-1] if parent[keys[-1]] is child else next(key for key in keys if parent[key] is child)
-                copied[key] = copies[depth]
+                copies[depth - 1][key] = copies[depth]
         return copies[0]
 
     @property
@@ -273,6 +273,12 @@ class PartialJSONParser:
         else:
             top.append(value)
 
+    def _close(self) -> None:
+        """The innermost container ended."""
+        self._stack.pop()
+        self._keys.pop()
+        self._after_value()
+
     def _after_value(self) -> None:
         """A value ended: the next token is a delimiter of its container (or nothing at the top)."""
         stack = self._stack
@@ -297,8 +303,7 @@ class PartialJSONParser:
                 if char == ",":
                     self._state = _ARRAY_ITEM
                 elif char == "]":
-                    self._stack.pop()
-                    self._after_value()
+                    self._close()
                 else:
                     raise self._unexpected(text, pos, "',' or ']' after an array item")
                 pos += 1
@@ -306,8 +311,7 @@ class PartialJSONParser:
                 if char == ",":
                     self._state = _OBJECT_KEY
                 elif char == "}":
-                    self._stack.pop()
-                    self._after_value()
+                    self._close()
                 else:
                     raise self._unexpected(text, pos, "',' or '}' after an object member")
                 pos += 1
@@ -325,14 +329,12 @@ class PartialJSONParser:
                     raise self._unexpected(
                         text, pos, "a '\"' to start a key" + (" or '}'" if state == _OBJECT_FIRST else "")
                     )
-                self._stack.pop()
-                self._after_value()
+                self._close()
                 pos += 1
             elif state == _DONE:
                 raise self._unexpected(text, pos, "nothing but whitespace after the JSON document")
             elif char == "]" and state == _ARRAY_FIRST:
-                self._stack.pop()
-                self._after_value()
+                self._close()
                 pos += 1
             else:  # a value: at the top, as an array item or as a member's value
                 return self._begin_value(text, pos)
@@ -343,6 +345,7 @@ class PartialJSONParser:
         if char == "{" or char == "[":
             container = {} if char == "{" else []  # type: Container
             self._place(container)
+            self._keys.append(self._key if self._stack and isinstance(self._stack[-1], dict) else None)
             self._stack.append(container)
             self._state = _OBJECT_FIRST if char == "{" else _ARRAY_FIRST
             return pos + 1
@@ -523,6 +526,37 @@ class PartialJSONParser:
             self._place(_LITERALS[word])
             self._after_value()
         return pos + take
+
+
+class PrefixReader:
+    """One parser for the successive prefixes of one growing JSON text, such as a tool call's streamed arguments.
+
+    ``value(prefix)`` gives what :func:`parse_partial_json` gives for
+    *prefix*. Each prefix at least as long as the longest read so far is
+    taken to extend it (the caller's promise: the text only grows), so only
+    its new part is parsed and the result is a :meth:`PartialJSONParser.snapshot`:
+    a call costs the new part and the copy of the containers still open,
+    never the text before. A shorter prefix (an older snapshot read late) is
+    parsed whole.
+    """
+
+    __slots__ = ("_parser",)
+
+    def __init__(self) -> None:
+        self._parser = PartialJSONParser()
+
+    def value(self, prefix: str) -> Any:
+        """What the JSON prefix *prefix* says so far (PartialJSONError if it can never be JSON)."""
+        parser = self._parser
+        consumed = parser.consumed
+        if len(prefix) < consumed:
+            return parse_partial_json(prefix)
+        if len(prefix) > consumed:
+            parser.feed(prefix[consumed:])
+        value = parser.snapshot()
+        if value is None and not parser.complete:  # a top-level number waits for a delimiter in the parser
+            return parse_partial_json(prefix)
+        return value
 
 
 def parse_partial_json(text: str) -> Any:

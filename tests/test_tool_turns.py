@@ -1,9 +1,15 @@
 """From one streamed answer to the next request: to_messages() and tool_results() in each provider's shape."""
+import copy
+import dataclasses
+import json
 import unittest
 from typing import Any, Dict, List
 
 from ssekit import (ChatCompletionsAccumulator, MessagesAccumulator, ResponsesAccumulator, SSEKitError, ToolCall,
                     UnsupportedFormatError, accumulate, iter_sse, tool_results)  # fmt: skip
+from ssekit.errors import PartialJSONError
+from ssekit.formats import FORMATS
+from ssekit.partial_json import PartialJSONParser, parse_partial_json
 from ssekit.testing.builders import build_events
 from tests import test_output
 
@@ -99,9 +105,6 @@ class ToolResults(unittest.TestCase):
         self.assertEqual([item.get("call_id") for item in items if item["type"] == "function_call_output"], ["call_1", "call_2"])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class PartialArguments(unittest.TestCase):
     def test_arguments_parsed_so_far_at_every_fragment(self) -> None:
@@ -117,3 +120,93 @@ class PartialArguments(unittest.TestCase):
         self.assertIn({"city": "Paris", "days": [1]}, seen)
         self.assertEqual(seen[-1], {"city": "Paris", "days": [1, 2], "unit": "celsius"})
         self.assertEqual(ToolCall(0, "c", "f", "").partial_arguments(), {})
+
+    def snapshots(self, format: str, arguments: str) -> List[ToolCall]:
+        """The call as it was after each event of a *format* stream of one tool call with *arguments*."""
+        accumulator = FORMATS[format].accumulator()
+        seen = []
+        for event in iter_sse(build_events(format, tool_calls=[{"name": "f", "arguments": arguments}])):
+            accumulator.add(event)
+            calls = accumulator.completion.tool_calls
+            if calls and (not seen or calls[0].arguments != seen[-1].arguments):
+                seen.append(calls[0])
+        return seen
+
+    def test_every_streamed_format_reads_each_fragment_once(self) -> None:
+        arguments = json.dumps({"city": "Paris", "days": [1, 2.5, {"am": True}], "note": "\u00e9t\u00e9 \"hot\""})
+        fed = []  # type: List[str]
+        original = PartialJSONParser.feed
+
+        def counting_feed(parser: PartialJSONParser, fragment: str) -> None:
+            fed.append(fragment)
+            original(parser, fragment)
+
+        for format in ("chat_completions", "responses", "messages", "cohere"):
+            with self.subTest(format=format):
+                del fed[:]
+                PartialJSONParser.feed = counting_feed  # type: ignore[assignment]
+                try:
+                    snapshots = self.snapshots(format, arguments)
+                    values = [call.partial_arguments() for call in snapshots]
+                finally:
+                    PartialJSONParser.feed = original  # type: ignore[assignment]
+                self.assertGreater(len(snapshots), 5)
+                self.assertEqual(values, [said_so_far(call) for call in snapshots])
+                self.assertEqual(values[-1], json.loads(arguments))
+                self.assertEqual("".join(fed), arguments, "each character parsed once, in order")
+
+    def test_earlier_results_and_older_snapshots_stay_right(self) -> None:
+        arguments = '{"rows": [{"a": 1}, {"b": [2, 3]}], "text": "long and cut"}'
+        accumulator = ChatCompletionsAccumulator()
+        snapshots, kept = [], []
+        for event in iter_sse(build_events("chat_completions", tool_calls=[{"name": "f", "arguments": arguments}])):
+            accumulator.add(event)
+            for call in accumulator.completion.tool_calls:  # read as a UI does, after every event
+                snapshots.append(call)
+                kept.append((call.partial_arguments(), copy.deepcopy(said_so_far(call))))
+        self.assertGreater(len(kept), 8)
+        for value, expected in kept:
+            self.assertEqual(value, expected, "a result does not change when later snapshots are read")
+        for call in reversed(snapshots):  # older ones read after newer: parsed alone
+            self.assertEqual(call.partial_arguments(), said_so_far(call))
+        first = snapshots[len(snapshots) // 2]
+        self.assertEqual(dataclasses.replace(first, arguments='{"x": [1').partial_arguments(), {"x": []})
+        self.assertEqual(first, ToolCall(first.index, first.id, first.name, first.arguments), "not compared")
+        self.assertNotIn("_read_partial", repr(first) + str(first.to_dict()))
+
+    def test_arguments_that_stop_being_json_raise_as_parse_partial_json_does(self) -> None:
+        accumulator = ChatCompletionsAccumulator()
+        for fragment in ('{"a": 1', ", ", "]", ', "b": 2}'):
+            accumulator.add({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}}]})
+            call = accumulator.completion.tool_calls[0]
+            try:
+                expected = parse_partial_json(call.arguments)  # type: Any
+            except PartialJSONError as error:
+                with self.assertRaises(PartialJSONError) as raised:
+                    call.partial_arguments()
+                self.assertEqual((str(raised.exception), raised.exception.position), (str(error), error.position))
+            else:
+                self.assertEqual(call.partial_arguments(), expected)
+
+    def test_arguments_replaced_by_their_done_event_are_read_anew(self) -> None:
+        accumulator = ResponsesAccumulator()
+        events = [
+            {"type": "response.output_item.added", "output_index": 0,
+             "item": {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": ""}},
+            {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '{"a": [1, '},
+            {"type": "response.function_call_arguments.done", "output_index": 0, "arguments": '{"b": true}'},
+        ]  # fmt: skip
+        values = []
+        for event in events:
+            accumulator.add(event)
+            values.append(accumulator.completion.tool_calls[0].partial_arguments())
+        self.assertEqual(values, [{}, {"a": [1]}, {"b": True}])
+
+
+def said_so_far(call: ToolCall) -> Any:
+    """What partial_arguments() must give: parse_partial_json of the text, {} before any."""
+    return parse_partial_json(call.arguments) if call.arguments.strip() else {}
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iter
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
+from ..partial_json import PrefixReader, parse_partial_json
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
 from ..updates import FinishUpdate, Progress, TextUpdate, Update, UsageUpdate
@@ -126,14 +127,16 @@ class Text:
     Full runs of pieces are joined into chunks as snapshots are taken, so a
     long answer polled after every event is joined once, not once per poll.
     ``started`` tells a string that never arrived (None in the output) from an empty one.
+    ``reader`` parses it as JSON for :meth:`TextView.partial_json`, from the first time that is asked.
     """
 
-    __slots__ = ("tail", "_chunks", "started")
+    __slots__ = ("tail", "_chunks", "started", "reader")
 
     def __init__(self, initial: Any = None) -> None:
         self.started = isinstance(initial, str)  # (appending to tail starts it too)
         self.tail = [initial] if self.started and initial else []  # type: List[str]
         self._chunks = []  # type: List[str]
+        self.reader = None  # type: Optional[PrefixReader]
 
     def add(self, piece: Any) -> str:
         """Append *piece* if it is a string; return what was added."""
@@ -145,11 +148,17 @@ class Text:
         return ""
 
     def set(self, value: Any) -> None:
-        """Replace the whole string (a ``done`` event's complete value); new lists keep old snapshots intact."""
+        """Replace the whole string (a ``done`` event's complete value); new lists keep old snapshots intact.
+
+        The usual complete value repeats what streamed: then nothing is replaced.
+        """
         if isinstance(value, str):
             self.started = True
+            if value == self.value():
+                return
             self.tail = [value] if value else []
             self._chunks = []
+            self.reader = None
 
     def __bool__(self) -> bool:
         return bool(self.tail) or bool(self._chunks)
@@ -170,9 +179,10 @@ class Text:
 class TextView:
     """A :class:`Text` frozen at one moment (the lists it points to only ever grow past it)."""
 
-    __slots__ = ("_chunks", "_count", "_tail", "_length", "started")
+    __slots__ = ("_text", "_chunks", "_count", "_tail", "_length", "started")
 
     def __init__(self, text: Text, count: int, tail: List[str], length: int) -> None:
+        self._text = text
         self._chunks = text._chunks
         self._count = count
         self._tail = tail
@@ -183,6 +193,19 @@ class TextView:
         """The string this view stands for."""
         pieces = self._chunks[: self._count] + self._tail[: self._length]
         return pieces[0] if len(pieces) == 1 else "".join(pieces)
+
+    def partial_json(self, value: str) -> Any:
+        """What this view's *value* says as a JSON prefix, read by its text's one :class:`PrefixReader`.
+
+        Views read in the order the text grew parse only their new part; a view
+        of a text replaced since (``Text.set``) is parsed alone.
+        """
+        text = self._text
+        if text._chunks is not self._chunks:
+            return parse_partial_json(value)
+        if text.reader is None:
+            text.reader = PrefixReader()
+        return text.reader.value(value)
 
 
 class JSONText(Text):
@@ -766,9 +789,16 @@ def error_text(output: Any) -> str:
 
 
 def tool_call(index: int, id: Any, name: Any, arguments: Any) -> ToolCall:
-    """A :class:`ToolCall` from frozen or plain fields (the arguments as sent)."""
-    return ToolCall(index, id if isinstance(id, str) and id else None, name if isinstance(name, str) and name else None,
+    """A :class:`ToolCall` from frozen or plain fields (the arguments as sent).
+
+    Streamed arguments give the call their view's parser, so ``partial_arguments()``
+    after every fragment parses each fragment once.
+    """
+    call = ToolCall(index, id if isinstance(id, str) and id else None, name if isinstance(name, str) and name else None,
                     raw_text_of(arguments))  # fmt: skip
+    if isinstance(arguments, TextView):
+        object.__setattr__(call, "_read_partial", arguments.partial_json)  # (a frozen dataclass's field of its own)
+    return call
 
 
 def joined(pieces: Iterator[str], separator: str = "") -> str:
