@@ -139,7 +139,7 @@ class ToolCall:
         read_partial = self._read_partial
         if read_partial is None:
             return parse_partial_json(self.arguments)
-        return read_partial(self.arguments)  # type: ignore[no-any-return]
+        return read_partial(self.arguments)
 
     def to_dict(self) -> "ToolCallDict":
         """The call as a JSON-ready dict."""

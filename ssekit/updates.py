@@ -21,7 +21,7 @@ This module is standard library only: the formats report to a
 :class:`Progress` while they are watched, and cost nothing otherwise.
 """
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .completion import Completion, ToolCall, Usage
 from .errors import PartialJSONError
@@ -76,29 +76,80 @@ class ToolCallStart(NamedTuple):
         return "tool_call_start"
 
 
-class ToolCallDelta(NamedTuple):
+class ToolCallDelta:
     """A fragment of a tool call's arguments; *arguments* is what they say so far.
 
-    *arguments* comes from one incremental parser per call (see
-    :class:`~ssekit.partial_json.PartialJSONParser`), which reads each
-    fragment once; each record holds a snapshot of the value so far
-    (:meth:`~ssekit.partial_json.PartialJSONParser.snapshot`: the containers
-    still open are copied, the closed ones shared, so do not change them), so a
-    record kept for later still says what it said. If the arguments stop being
-    JSON, it stays as it was and *valid* becomes False (the call is still
-    reported whole by :class:`ToolCallDone`).
+    The arguments are parsed when first read, by one incremental parser per
+    call (see :class:`~ssekit.partial_json.PartialJSONParser`): records read
+    in the order they came cost each fragment once, and a UI that shows only
+    text pays nothing for them. Each record keeps what it said: its value is
+    a snapshot (:meth:`~ssekit.partial_json.PartialJSONParser.snapshot`: the
+    containers still open are copied, the closed ones shared, so do not
+    change them), and a record read after later ones parses its own prefix.
+    If the arguments stop being JSON, they keep what came before the
+    offending character and *valid* is False (the call is still reported whole by :class:`ToolCallDone`).
+    Read-only, compared by its six fields.
     """
 
-    tool_index: int
-    id: Optional[str]
-    name: Optional[str]
-    fragment: str
-    arguments: Any
-    valid: bool = True
+    __slots__ = ("_fields", "_call", "_count", "_said")
+
+    def __init__(self, tool_index: int, id: Optional[str], name: Optional[str], fragment: str, arguments: Any, valid: bool = True) -> None:
+        self._fields = (tool_index, id, name, fragment)  # type: Tuple[int, Optional[str], Optional[str], str]
+        self._said = (arguments, valid)  # type: Optional[Tuple[Any, bool]]
+        self._call = None  # type: Optional[_Call]  # until read: the call whose first _count fragments it says
+        self._count = 0
 
     @property
     def kind(self) -> "Literal['tool_call_delta']":
         return "tool_call_delta"
+
+    @property
+    def tool_index(self) -> int:
+        return self._fields[0]
+
+    @property
+    def id(self) -> Optional[str]:
+        return self._fields[1]
+
+    @property
+    def name(self) -> Optional[str]:
+        return self._fields[2]
+
+    @property
+    def fragment(self) -> str:
+        return self._fields[3]
+
+    @property
+    def arguments(self) -> Any:
+        """The arguments parsed so far (a snapshot: do not change it)."""
+        return self._read()[0]
+
+    @property
+    def valid(self) -> bool:
+        """False once the arguments stopped being JSON."""
+        return self._read()[1]
+
+    def _read(self) -> Tuple[Any, bool]:
+        said = self._said
+        if said is None:
+            assert self._call is not None
+            said = self._said = self._call.parsed(self._count)
+            self._call = None  # (the record no longer holds the call's fragments)
+        return said
+
+    def _asdict(self) -> Dict[str, Any]:
+        """The six fields by name, as a NamedTuple's ``_asdict()``."""
+        return dict(zip(("tool_index", "id", "name", "fragment", "arguments", "valid"), self._fields + self._read()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolCallDelta):
+            return NotImplemented
+        return self._fields == other._fields and self._read() == other._read()
+
+    __hash__ = None  # type: ignore[assignment]  # (the arguments are a dict or list)
+
+    def __repr__(self) -> str:
+        return "ToolCallDelta(%s)" % ", ".join("%s=%r" % item for item in self._asdict().items())
 
 
 class ToolCallDone(NamedTuple):
@@ -141,17 +192,54 @@ Update = Union[TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDelta, ToolCa
 
 
 class _Call:
-    """What progress keeps of one tool call while it streams."""
+    """What progress keeps of one tool call while it streams: its fragments, and the parser that reads them in order."""
 
-    __slots__ = ("tool_index", "id", "name", "parser", "valid", "done")
+    __slots__ = ("tool_index", "id", "name", "pieces", "parser", "fed", "valid", "done")
 
     def __init__(self, tool_index: int) -> None:
         self.tool_index = tool_index
         self.id = None  # type: Optional[str]
         self.name = None  # type: Optional[str]
+        self.pieces = []  # type: List[str]
         self.parser = PartialJSONParser()
+        self.fed = 0  # pieces the parser has read
         self.valid = True
         self.done = False
+
+    def delta(self, piece: str) -> ToolCallDelta:
+        """The record of the next fragment *piece*, its arguments parsed when first read."""
+        pieces = self.pieces
+        pieces.append(piece)
+        record = _new_delta(ToolCallDelta)
+        record._fields = (self.tool_index, self.id, self.name, piece)
+        record._said = None
+        record._call = self
+        record._count = len(pieces)
+        return record
+
+    def parsed(self, count: int) -> Tuple[Any, bool]:
+        """The arguments that the first *count* fragments say, and whether they are still JSON."""
+        if count < self.fed:  # an older record read after newer ones: its own prefix, alone
+            parser = PartialJSONParser()
+            valid = _fed(parser, self.pieces[:count])
+            return parser.snapshot(), valid
+        if self.valid:
+            self.valid = _fed(self.parser, self.pieces[self.fed : count])
+        self.fed = count
+        return self.parser.snapshot(), self.valid
+
+
+_new_delta = object.__new__  # (a record made without __init__, which takes the arguments already parsed)
+
+
+def _fed(parser: PartialJSONParser, pieces: List[str]) -> bool:
+    """Feed *pieces* to *parser*; False if they stopped being JSON (the parser then keeps what came before)."""
+    try:
+        for piece in pieces:
+            parser.feed(piece)
+    except PartialJSONError:
+        return False
+    return True
 
 
 class Progress:
@@ -234,7 +322,7 @@ class Progress:
                 continue
             call = note[1]
             if what == "delta":
-                records.append(self._delta(call, note[2]))
+                records.append(call.delta(note[2]))
                 continue
             if final_calls is None:
                 final_calls = {made.index: made for made in tool_calls()}
@@ -247,14 +335,6 @@ class Progress:
         del self.notes[:]
         return records
 
-    @staticmethod
-    def _delta(call: _Call, piece: str) -> ToolCallDelta:
-        if call.valid:
-            try:
-                call.parser.feed(piece)
-            except PartialJSONError:
-                call.valid = False
-        return ToolCallDelta(call.tool_index, call.id, call.name, piece, call.parser.snapshot(), call.valid)
 
 
 def update_to_dict(update: Update) -> Dict[str, Any]:
@@ -277,7 +357,7 @@ def whole_answer_updates(completion: Completion) -> List[Update]:
         if call.arguments:
             state = _Call(call.index)
             state.id, state.name = call.id, call.name
-            records.append(Progress._delta(state, call.arguments))
+            records.append(state.delta(call.arguments))
         records.append(ToolCallDone(call))
     if completion.usage:
         records.append(UsageUpdate(completion.usage))

@@ -164,6 +164,81 @@ class Records(unittest.TestCase):
         record = TextUpdate("x")
         with self.assertRaises(AttributeError):
             record.text = "y"  # type: ignore[misc]
+        delta = ToolCallDelta(0, "c", "f", '{"a', {"a": ""})
+        for field in ("tool_index", "id", "name", "fragment", "arguments", "valid"):
+            with self.assertRaises(AttributeError):
+                setattr(delta, field, None)
+
+
+class DeltaArguments(unittest.TestCase):
+    """A tool_call_delta's arguments are parsed when first read, each fragment once, and always say their own prefix."""
+
+    arguments = '{"city": "Paris", "days": [1, 2.5, {"am": true}], "note": "\\u00e9t\\u00e9"} trailing'
+
+    def deltas(self) -> List[ToolCallDelta]:
+        events = iter_sse(chat_completions_events(tool_calls=[{"name": "f", "arguments": self.arguments}]))
+        return [u for u in iter_updates(events, "chat_completions") if isinstance(u, ToolCallDelta)]
+
+    def expected(self, deltas: List[ToolCallDelta]) -> List[Any]:
+        """(arguments, valid) of each record, from each prefix parsed whole."""
+        said, prefix = [], ""
+        for delta in deltas:
+            prefix += delta.fragment
+            try:
+                said.append((parse_partial_json(prefix), True))
+            except ssekit.PartialJSONError:  # what came before the offending character
+                parser = ssekit.PartialJSONParser()
+                self.assertRaises(ssekit.PartialJSONError, parser.feed, prefix)
+                said.append((parser.value, False))
+        return said
+
+    def test_in_order_each_fragment_is_parsed_once_and_unread_ones_not_at_all(self) -> None:
+        fed = []  # type: List[str]
+        original = ssekit.PartialJSONParser.feed
+
+        def counting_feed(parser: Any, fragment: str) -> None:
+            fed.append(fragment)
+            original(parser, fragment)
+
+        ssekit.PartialJSONParser.feed = counting_feed  # type: ignore[assignment]
+        try:
+            deltas = self.deltas()
+            self.assertEqual(fed, [], "nothing parsed before a record's arguments are read")
+            said = [(delta.arguments, delta.valid) for delta in deltas]
+        finally:
+            ssekit.PartialJSONParser.feed = original  # type: ignore[assignment]
+        self.assertEqual(said, self.expected(deltas))
+        self.assertEqual(said[-1], ({"city": "Paris", "days": [1, 2.5, {"am": True}], "note": "\u00e9t\u00e9"}, False))
+        self.assertTrue(said[0][1])
+        self.assertTrue(self.arguments.startswith("".join(fed)), "each fragment fed once, up to the offending one")
+
+    def test_any_reading_order_gives_each_record_its_own_prefix(self) -> None:
+        for order in ("reversed", "shuffled", "last first"):
+            with self.subTest(order=order):
+                deltas = self.deltas()
+                positions = list(range(len(deltas)))
+                if order == "reversed":
+                    positions.reverse()
+                elif order == "shuffled":
+                    random.Random(5).shuffle(positions)
+                else:
+                    positions = positions[-1:] + positions[:-1]
+                said = {position: (deltas[position].arguments, deltas[position].valid) for position in positions}
+                self.assertEqual([said[position] for position in range(len(deltas))], self.expected(deltas))
+
+    def test_a_record_keeps_what_it_said(self) -> None:
+        deltas = self.deltas()
+        kept = [json.dumps(delta.arguments) for delta in deltas]
+        self.assertEqual([json.dumps(delta.arguments) for delta in deltas], kept)
+
+    def test_a_record_is_compared_shown_and_dumped_by_its_six_fields(self) -> None:
+        delta = self.deltas()[3]
+        made = ToolCallDelta(delta.tool_index, delta.id, delta.name, delta.fragment, delta.arguments, delta.valid)
+        self.assertEqual(delta, made)
+        self.assertNotEqual(delta, ToolCallDelta(delta.tool_index, delta.id, delta.name, delta.fragment, {"x": 1}))
+        self.assertEqual(repr(delta), repr(made))
+        self.assertIn("arguments=", repr(delta))
+        self.assertEqual(ssekit.updates.update_to_dict(delta), dict(made._asdict(), kind="tool_call_delta"))
 
 
 class OverTheWire(unittest.TestCase):
