@@ -295,7 +295,7 @@ def section_memory(server: BenchServer, s: Settings, python: str) -> List[Dict[s
     return [report]
 
 
-INSTRUCTION_FORMATS = ["chat", "tools", "messages"]
+INSTRUCTION_FORMATS = ["chat", "tools", "messages", "responses", "cohere", "gemini"]
 
 
 def section_instructions(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
@@ -303,9 +303,9 @@ def section_instructions(server: BenchServer, s: Settings, python: str) -> List[
     return counted_instructions(python, INSTRUCTION_FORMATS, s.instruction_events)
 
 
-def counted_instructions(python: str, formats: List[str], n: int) -> List[Dict[str, Any]]:
+def counted_instructions(python: str, formats: List[str], n: int, over_http: bool = True) -> List[Dict[str, Any]]:
     try:
-        rows = instructions.measure(python, formats, n)
+        rows = instructions.measure(python, formats, n, over_http)
     except RuntimeError as exc:
         return [{"client": "callgrind", "status": "error", "detail": str(exc)}]
     if rows is None:
@@ -390,7 +390,7 @@ def section_interpreters(server: BenchServer, s: Settings, python: str) -> List[
         cases = [(client, fmt, "large", s.events) for fmt in INTERPRETER_FORMATS for client in INTERPRETER_CLIENTS]
         rows = summarize(measure(server, s, interpreter, cases, s.reps))
         countable = env["implementation"] == "CPython" and not s.smoke  # (smoke: the instructions section covers the code)
-        counted = counted_instructions(interpreter, ["chat", "messages"], s.instruction_events) if countable else []
+        counted = counted_instructions(interpreter, INTERPRETER_FORMATS, s.instruction_events, over_http=False) if countable else []
         statuses = {row["status"] for row in rows + counted}
         status = next(x for x in ("error", "wrong", "ok", "skipped") if x in statuses)
         out.append({"client": label, "interpreter": name, "implementation": env["implementation"], "status": status,
@@ -536,16 +536,18 @@ def interpreters_table(entries: List[Dict[str, Any]]) -> str:
     cells = []
     for entry in entries:
         if entry["status"] == "skipped" or "rows" not in entry:
-            cells.append([entry["interpreter"], "%s: %s" % (entry["status"], entry.get("detail"))] + [""] * (len(columns) + 1))
+            cells.append([entry["interpreter"], "%s: %s" % (entry["status"], entry.get("detail"))] + [""] * (len(columns) + 2))
             continue
         line = [entry["interpreter"]]
         for client, fmt in columns:
             row = find(entry["rows"], client, fmt)
             line.append("-" if row is None else _fmt(row.get("x_floor"), "%.3f") if row["status"] == "ok" else row["status"])
-        counted = {row["format"]: row["decoder"] for row in entry.get("instructions") or ()}
-        line.append(" / ".join("%.2f" % counted[fmt] for fmt in ("chat", "messages") if fmt in counted) or "-")
+        counted = {row["format"]: row for row in entry.get("instructions") or ()}
+        line.append(" / ".join("%.2f" % counted[fmt]["decoder"] for fmt in ("chat", "messages") if fmt in counted) or "-")
+        line.append("%.2f" % counted["tools"]["accumulate_x"] if "tools" in counted else "-")
         cells.append(line)
-    headers = ["interpreter"] + ["%s %s" % (client.replace("ssekit-", ""), fmt) for client, fmt in columns] + ["decoder instr. chat / messages"]
+    headers = ["interpreter"] + ["%s %s" % (client.replace("ssekit-", ""), fmt) for client, fmt in columns]
+    headers += ["decoder instr. chat / messages", "accumulate instr. tools"]
     return table(headers, cells)
 
 
@@ -573,6 +575,7 @@ THROUGHPUT_TARGETS = [
 UPDATES_BAR = 1.1  # stream_completion(...).updates() ÷ iterating its text, on the text streams
 PYPY_ACCUMULATE_BAR = 1.2  # PyPy: every stream's accumulation
 DECODER_INSTRUCTIONS_BAR = 1.2  # callgrind: iter_sse ÷ the floor's split
+TOOLS_INSTRUCTIONS_BAR = 1.0  # callgrind: the tool-call stream's accumulation ÷ the floor's, on every CPython
 POLLED_BAR = 1.2  # .completion after every event ÷ unpolled, at the largest stream
 LATENCY_BAR = 1.0  # ssekit's p99 and first event ÷ httpx-sse's
 
@@ -609,6 +612,9 @@ def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Op
         if row["status"] == "ok":
             what = "decoder instructions (callgrind), %s stream: iter_sse ≤ %.2f× the floor's split" % (row["format"], DECODER_INSTRUCTIONS_BAR)
             out.append((what, "%.3f×" % row["decoder"], row["decoder"] <= DECODER_INSTRUCTIONS_BAR))
+            if "updates_http_x" in row:
+                what = "typed updates (callgrind), %s stream over loopback: stream_completion updates() ≤ %.2f× iterating its text" % (row["format"], UPDATES_BAR)
+                out.append((what, "%.3f×" % row["updates_http_x"], row["updates_http_x"] <= UPDATES_BAR))
     polling = [row for row in results.get("polling", []) if row["status"] == "ok"]
     for stream in sorted({row["stream"] for row in polling}):
         largest = max((row for row in polling if row["stream"] == stream), key=lambda row: row["events"])
@@ -626,6 +632,9 @@ def targets(results: Dict[str, List[Dict[str, Any]]]) -> List[Tuple[str, str, Op
         for counted in row.get("instructions") or ():
             what = "%sdecoder instructions, %s stream ≤ %.2f× the floor's split" % (where, counted["format"], DECODER_INSTRUCTIONS_BAR)
             out.append((what, "%.3f×" % counted["decoder"], counted["decoder"] <= DECODER_INSTRUCTIONS_BAR))
+            if counted["format"] == "tools":
+                what = "%saccumulation instructions, tools stream ≤ %.2f× the floor's" % (where, TOOLS_INSTRUCTIONS_BAR)
+                out.append((what, "%.3f×" % counted["accumulate_x"], counted["accumulate_x"] <= TOOLS_INSTRUCTIONS_BAR))
     return out
 
 

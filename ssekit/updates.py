@@ -21,7 +21,7 @@ This module is standard library only: the formats report to a
 :class:`Progress` while they are watched, and cost nothing otherwise.
 """
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .completion import Completion, ToolCall, Usage
 from .errors import PartialJSONError
@@ -99,9 +99,7 @@ class ToolCallDelta:
         self._call = None  # type: Optional[_Call]  # until read: the call whose first _count fragments it says
         self._count = 0
 
-    @property
-    def kind(self) -> "Literal['tool_call_delta']":
-        return "tool_call_delta"
+    kind = "tool_call_delta"  # type: ClassVar[Literal['tool_call_delta']]
 
     @property
     def tool_index(self) -> int:
@@ -182,6 +180,12 @@ class FinishUpdate(NamedTuple):
     def kind(self) -> "Literal['finish']":
         return "finish"
 
+
+# Every record's ``kind`` is read for every record, so at run time it is a plain class attribute rather
+# than the property the type checkers see (a NamedTuple's body may hold only fields and methods).
+for _record in (TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDone, UsageUpdate, FinishUpdate):
+    setattr(_record, "kind", _record.__dict__["kind"].fget(None))
+del _record
 
 #: ``text_record((text,))`` makes a :class:`TextUpdate` without NamedTuple's Python-level constructor:
 #: the record of the common event, made once per event on the updates path.
