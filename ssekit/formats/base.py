@@ -489,8 +489,12 @@ class Accumulator:
         progress = self.progress
         if progress is None:
             raise SSEKitError("call watch() before adding events whose updates you want")
+        notes = progress.notes
+        if not text and len(notes) == 1 and notes[0] is not None and notes[0][0] == "delta":  # a tool call's common event
+            call, piece = notes.pop()[1:]
+            return [call.delta(piece)]
         updates = [TextUpdate(text)] if text else []  # type: List[Update]
-        if not progress.notes:
+        if not notes:
             return updates
         live = self._live()
         updates.extend(progress.records(lambda: live.completion.tool_calls))
