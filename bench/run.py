@@ -159,19 +159,21 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def measure(
-    server: BenchServer, settings: Settings, python: str, cases: Sequence[Tuple[str, str, str, int]], reps: int, pace_us: int = 0
+    server: BenchServer, settings: Settings, python: str, cases: Sequence[Tuple[str, str, str, int]], reps: int, pace_us: int = 0,
+    warm: bool = False,
 ) -> List[Dict[str, Any]]:
     """Run every (client, format, framing, n) case *reps* times, interleaved; return all reports.
 
     Full runs start one process per run, rotating the order every round;
-    smoke runs put every case in one process to finish in seconds.
+    smoke runs put every case in one process to finish in seconds. With
+    *warm*, each process runs its client once untimed before the timed run.
     """
     for fmt, framing, n in sorted({case[1:] for case in cases}):
         server.prepare(fmt, framing, n)
     reports = []  # type: List[Dict[str, Any]]
     for rep in range(reps):
         order = list(cases[rep % len(cases) :]) + list(cases[: rep % len(cases)])
-        jobs = [server.job(client, fmt, framing, n, pace_us) for client, fmt, framing, n in order]
+        jobs = [dict(server.job(client, fmt, framing, n, pace_us), warm=warm) for client, fmt, framing, n in order]
         batches = [jobs] if settings.smoke else [[job] for job in jobs]
         for batch in batches:
             for report in run_clients(python, batch):
@@ -395,6 +397,10 @@ def section_interpreters(server: BenchServer, s: Settings, python: str) -> List[
         status = next(x for x in ("error", "wrong", "ok", "skipped") if x in statuses)
         out.append({"client": label, "interpreter": name, "implementation": env["implementation"], "status": status,
                     "rows": rows, "instructions": [row for row in counted if row["status"] == "ok"]})  # fmt: skip
+        if env["implementation"] == "PyPy":  # a JIT: also its steady state, after one untimed stream in the same process
+            rows = summarize(measure(server, s, interpreter, cases, s.reps, warm=True))
+            status = next(x for x in ("error", "wrong", "ok", "skipped") if x in {row["status"] for row in rows})
+            out.append({"client": label, "interpreter": name + " warm", "implementation": "PyPy", "status": status, "rows": rows})
     return out
 
 
