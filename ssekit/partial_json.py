@@ -38,6 +38,7 @@ raises RecursionError past about a thousand levels; here the parser takes over).
 """
 import json
 import re
+import threading
 from typing import Any, Callable, Dict, List, Match, Optional, Union, cast
 
 from ._text import preview
@@ -537,23 +538,25 @@ class PrefixReader:
     its new part is parsed and the result is a :meth:`PartialJSONParser.snapshot`:
     a call costs the new part and the copy of the containers still open,
     never the text before. A shorter prefix (an older snapshot read late) is
-    parsed whole.
+    parsed whole. Snapshots may be read from several threads: one reads at a time.
     """
 
-    __slots__ = ("_parser",)
+    __slots__ = ("_parser", "_lock")
 
     def __init__(self) -> None:
         self._parser = PartialJSONParser()
+        self._lock = threading.Lock()
 
     def value(self, prefix: str) -> Any:
         """What the JSON prefix *prefix* says so far (PartialJSONError if it can never be JSON)."""
         parser = self._parser
-        consumed = parser.consumed
-        if len(prefix) < consumed:
-            return parse_partial_json(prefix)
-        if len(prefix) > consumed:
-            parser.feed(prefix[consumed:])
-        value = parser.snapshot()
+        with self._lock:
+            consumed = parser.consumed
+            if len(prefix) < consumed:
+                return parse_partial_json(prefix)
+            if len(prefix) > consumed:
+                parser.feed(prefix[consumed:])
+            value = parser.snapshot()
         if value is None and not parser.complete:  # a top-level number waits for a delimiter in the parser
             return parse_partial_json(prefix)
         return value

@@ -21,6 +21,7 @@ This module is standard library only: the formats report to a
 :class:`Progress` while they are watched, and cost nothing otherwise.
 """
 import functools
+import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from .completion import Completion, ToolCall, Usage
@@ -87,8 +88,9 @@ class ToolCallDelta:
     containers still open are copied, the closed ones shared, so do not
     change them), and a record read after later ones parses its own prefix.
     If the arguments stop being JSON, they keep what came before the
-    offending character and *valid* is False (the call is still reported whole by :class:`ToolCallDone`).
-    Read-only, compared by its six fields.
+    offending character and *valid* is False (the call is still reported
+    whole by :class:`ToolCallDone`). Read-only, compared by its six fields;
+    records may be read from several threads.
     """
 
     __slots__ = ("_fields", "_call", "_count", "_said")
@@ -130,8 +132,10 @@ class ToolCallDelta:
     def _read(self) -> Tuple[Any, bool]:
         said = self._said
         if said is None:
-            assert self._call is not None
-            said = self._said = self._call.parsed(self._count)
+            call = self._call
+            if call is None:  # another thread read it in between (it sets _said first)
+                return self._read()
+            said = self._said = call.parsed(self._count)
             self._call = None  # (the record no longer holds the call's fragments)
         return said
 
@@ -198,7 +202,7 @@ Update = Union[TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDelta, ToolCa
 class _Call:
     """What progress keeps of one tool call while it streams: its fragments, and the parser that reads them in order."""
 
-    __slots__ = ("tool_index", "id", "name", "pieces", "parser", "fed", "valid", "done")
+    __slots__ = ("tool_index", "id", "name", "pieces", "parser", "fed", "valid", "done", "lock")
 
     def __init__(self, tool_index: int) -> None:
         self.tool_index = tool_index
@@ -209,6 +213,7 @@ class _Call:
         self.fed = 0  # pieces the parser has read
         self.valid = True
         self.done = False
+        self.lock = threading.Lock()  # (records read from two threads take turns at the parser)
 
     def delta(self, piece: str) -> ToolCallDelta:
         """The record of the next fragment *piece*, its arguments parsed when first read."""
@@ -223,14 +228,15 @@ class _Call:
 
     def parsed(self, count: int) -> Tuple[Any, bool]:
         """The arguments that the first *count* fragments say, and whether they are still JSON."""
-        if count < self.fed:  # an older record read after newer ones: its own prefix, alone
-            parser = PartialJSONParser()
-            valid = _fed(parser, self.pieces[:count])
-            return parser.snapshot(), valid
-        if self.valid:
-            self.valid = _fed(self.parser, self.pieces[self.fed : count])
-        self.fed = count
-        return self.parser.snapshot(), self.valid
+        with self.lock:
+            if count < self.fed:  # an older record read after newer ones: its own prefix, alone
+                parser = PartialJSONParser()
+                valid = _fed(parser, self.pieces[:count])
+                return parser.snapshot(), valid
+            if self.valid:
+                self.valid = _fed(self.parser, self.pieces[self.fed : count])
+            self.fed = count
+            return self.parser.snapshot(), self.valid
 
 
 _new_delta = object.__new__  # (a record made without __init__, which takes the arguments already parsed)

@@ -8,6 +8,7 @@ Completion's own ToolCall; usage and the finish reason come last.
 """
 import json
 import random
+import threading
 import unittest
 from typing import Any, Dict, List
 
@@ -225,6 +226,24 @@ class DeltaArguments(unittest.TestCase):
                     positions = positions[-1:] + positions[:-1]
                 said = {position: (deltas[position].arguments, deltas[position].valid) for position in positions}
                 self.assertEqual([said[position] for position in range(len(deltas))], self.expected(deltas))
+
+    def test_threads_reading_the_same_records_each_get_the_right_arguments(self) -> None:
+        deltas = self.deltas()
+        expected = self.expected(deltas)
+        seen = {}  # type: Dict[int, List[Any]]
+
+        def read(seed: int) -> None:
+            positions = list(range(len(deltas)))
+            random.Random(seed).shuffle(positions)
+            said = {position: (deltas[position].arguments, deltas[position].valid) for position in positions}
+            seen[seed] = [said[position] for position in range(len(deltas))]
+
+        threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(seen, {seed: expected for seed in range(8)})
 
     def test_a_record_keeps_what_it_said(self) -> None:
         deltas = self.deltas()

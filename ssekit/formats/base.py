@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iter
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
-from ..partial_json import PrefixReader, parse_partial_json
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
+from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
 from ..updates import FinishUpdate, Progress, TextUpdate, Update, UsageUpdate
 
