@@ -72,6 +72,8 @@ class ChatCompletionsAccumulator(Accumulator):
     _proper_end = "a finish_reason or data: [DONE]"
     _retryable = frozenset(["rate_limit_exceeded", "rate_limit_error", "server_error", "overloaded_error"])
     _finish_reasons = {"function_call": "tool_calls"}
+    #: True once a chunk with choices came and the id and model are known: the checks for them stop.
+    _settled = False
 
     @property
     def complete(self) -> bool:
@@ -87,12 +89,12 @@ class ChatCompletionsAccumulator(Accumulator):
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
         """Merge one chunk; the common content-only chunk takes the shortest path."""
-        if self.id is None or self.model is None:
-            self._take_ids(payload)
         text = ""
         choices = payload.get("choices")
+        usage = payload.get("usage")
+        if not self._settled:
+            self._settle(payload, choices)
         if choices.__class__ is list:
-            self._recognized = True
             main = self._main
             for choice in choices:
                 if choice.__class__ is not dict:
@@ -123,16 +125,22 @@ class ChatCompletionsAccumulator(Accumulator):
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
                 if reason is not None:
                     state.finish(reason)
-        usage = payload.get("usage")
+        elif usage is None:
+            self._untyped(payload)
         if usage is not None:
             self._recognized = True
             final = not choices or all(choice.raw_finish_reason for choice in self._choices.values())
             self._take_usage(usage, final=final)
-        elif choices.__class__ is not list:
-            self._untyped(payload)
-        if payload.get("error"):
+        if "error" in payload and payload["error"]:  # (most chunks carry no error)
             self._raise_error(payload)
         return text
+
+    def _settle(self, payload: Dict[str, Any], choices: Any) -> None:
+        """The opening chunks: the stream's id and model, and whether it is a chat stream at all."""
+        self._take_ids(payload)
+        if choices.__class__ is list:
+            self._recognized = True
+        self._settled = self._recognized and self.id is not None and self.model is not None
 
     def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
         """Everything of a delta but ``content``: tool calls, reasoning, refusal, role, extras."""
