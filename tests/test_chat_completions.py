@@ -160,6 +160,22 @@ class ToolCallQuirks(unittest.TestCase):
         ]
         self.assertEqual(feed("chat_completions", events).completion.tool_calls, [ToolCall(0, "call_a", "f", '{"a": true}')])
 
+    def test_a_fragment_is_short_cut_only_when_it_holds_nothing_but_arguments_for_an_int_index(self) -> None:
+        opening = [{"index": k, "id": "call_%d" % k, "type": "function", "function": {"name": "f", "arguments": ""}} for k in (0, 1)]
+        events = [
+            chunk({"tool_calls": opening}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a"'}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}", "strict": True}}]}),  # an extra in the function
+            chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"b": 2}'}, "extra_content": {"k": "v"}}]}),
+            chunk({"tool_calls": [{"index": True, "function": {"arguments": "x"}}]}),  # not an int: into the last call
+            chunk({"tool_calls": [{"index": 1.0, "function": {"arguments": "y"}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": ""}}, {"index": 1, "function": {"arguments": "z"}}]}),
+        ]
+        completion = feed("chat_completions", events).completion
+        self.assertEqual(completion.tool_calls, [ToolCall(0, "call_0", "f", '{"a": 1}'), ToolCall(1, "call_1", "f", '{"b": 2}xyz')])
+        calls = completion.output[0]["tool_calls"]
+        self.assertEqual((calls[0]["function"]["strict"], calls[1]["extra_content"]), (True, {"k": "v"}))
+
     def test_id_and_name_repeated_in_every_fragment_are_not_doubled(self) -> None:
         pieces = ['{"ci', 'ty": ', '"Oslo"}']
         events = [

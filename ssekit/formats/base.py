@@ -446,9 +446,8 @@ class Accumulator:
 
     def add(self, event: EventLike) -> str:
         """Feed one event; return the text it added to the answer ("" if none)."""
-        if type(event) is ServerSentEvent:
-            data = event.data
-            name = event.event  # type: Optional[str]
+        if event.__class__ is ServerSentEvent:
+            name, data = event[0], event[1]  # type: Optional[str], str  # (by index: 3.7's field properties cost more)
         elif isinstance(event, dict):
             return self._dispatch(event, None)
         elif isinstance(event, str):
@@ -463,7 +462,7 @@ class Accumulator:
             payload = self._decode(data)
             if payload is None:
                 return ""
-        if type(payload) is not dict:
+        if payload.__class__ is not dict:
             raise self.malformed("%s event data is JSON but not an object: %s" % (self.format, preview(data)), data)
         if name == "error":
             self._raise_error(payload)

@@ -41,9 +41,9 @@ _TEXT_KEYS = ("content", "refusal", "reasoning_content", "reasoning")
 
 
 class _MessageChoice(Choice):
-    """One choice: its assistant message, and its tool calls found by ``index`` or ``id`` in O(1)."""
+    """One choice: its assistant message, its tool calls by ``index`` or ``id`` in O(1), and their arguments by ``index``."""
 
-    __slots__ = ("message", "content", "indexes", "by_id", "next_index")
+    __slots__ = ("message", "content", "indexes", "by_id", "next_index", "arguments")
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,6 +53,8 @@ class _MessageChoice(Choice):
         self.indexes = []  # type: List[int]  # the provider's index of each call in message["tool_calls"]
         self.by_id = {}  # type: Dict[str, Item]
         self.next_index = 0
+        # index -> arguments of each call opened unwatched, whose fragments need only appending (a watched call's are reported)
+        self.arguments = {}  # type: Dict[int, Text]
 
 
 class ChatCompletionsAccumulator(Accumulator):
@@ -72,6 +74,8 @@ class ChatCompletionsAccumulator(Accumulator):
     _proper_end = "a finish_reason or data: [DONE]"
     _retryable = frozenset(["rate_limit_exceeded", "rate_limit_error", "server_error", "overloaded_error"])
     _finish_reasons = {"function_call": "tool_calls"}
+    #: True once a chunk with choices came and the id and model are known: the checks for them stop.
+    _settled = False
 
     @property
     def complete(self) -> bool:
@@ -86,13 +90,13 @@ class ChatCompletionsAccumulator(Accumulator):
         return _MessageChoice()
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
-        """Merge one chunk; the common content-only chunk takes the shortest path."""
-        if self.id is None or self.model is None:
-            self._take_ids(payload)
+        """Merge one chunk; the common ones (content only, one fragment of tool-call arguments) take the shortest paths."""
         text = ""
         choices = payload.get("choices")
+        usage = payload.get("usage")
+        if not self._settled:
+            self._settle(payload, choices)
         if choices.__class__ is list:
-            self._recognized = True
             main = self._main
             for choice in choices:
                 if choice.__class__ is not dict:
@@ -108,31 +112,52 @@ class ChatCompletionsAccumulator(Accumulator):
                     continue
                 if delta.__class__ is dict:
                     content = delta.get("content")
-                    if content.__class__ is str:
+                    if content is None and len(delta) == 1 and "tool_calls" in delta:  # (a text chunk stops at the first test)
+                        fragments = delta["tool_calls"]
+                        try:  # the common tool-call chunk: one fragment, {"index": i, "function": {"arguments": "..."}}
+                            (fragment,) = fragments
+                            function, call_index = fragment["function"], fragment.get("index")
+                            arguments, pieces = function["arguments"], state.arguments.get(call_index)  # type: ignore[attr-defined]
+                        except (KeyError, TypeError, ValueError):  # (not that chunk)
+                            pieces = None
+                        if (
+                            pieces is not None  # (a call already open, not watched)
+                            and call_index.__class__ is int
+                            and len(fragment) == 2
+                            and len(function) == 1
+                            and arguments.__class__ is str
+                            and arguments
+                        ):
+                            pieces.tail.append(arguments)
+                        else:
+                            self._merge_tool_calls(state, fragments)  # type: ignore[arg-type]
+                    elif content.__class__ is str:
                         if content:
                             state.content.tail.append(content)  # type: ignore[attr-defined]
                             if state is main:
                                 text = content
                         if len(delta) > 1:
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
-                    elif len(delta) == 1 and delta.get("tool_calls").__class__ is list:  # the common tool-call chunk
-                        for fragment in delta["tool_calls"]:
-                            if fragment.__class__ is dict:
-                                self._merge_tool_call(state, fragment)  # type: ignore[arg-type]
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
                 if reason is not None:
                     state.finish(reason)
-        usage = payload.get("usage")
+        elif usage is None:
+            self._untyped(payload)
         if usage is not None:
             self._recognized = True
             final = not choices or all(choice.raw_finish_reason for choice in self._choices.values())
             self._take_usage(usage, final=final)
-        elif choices.__class__ is not list:
-            self._untyped(payload)
-        if payload.get("error"):
+        if "error" in payload and payload["error"]:  # (most chunks carry no error)
             self._raise_error(payload)
         return text
+
+    def _settle(self, payload: Dict[str, Any], choices: Any) -> None:
+        """The opening chunks: the stream's id and model, and whether it is a chat stream at all."""
+        self._take_ids(payload)
+        if choices.__class__ is list:
+            self._recognized = True
+        self._settled = self._recognized and self.id is not None and self.model is not None
 
     def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
         """Everything of a delta but ``content``: tool calls, reasoning, refusal, role, extras."""
@@ -141,9 +166,7 @@ class ChatCompletionsAccumulator(Accumulator):
             if value is None or key == "content":
                 continue
             if key == "tool_calls":
-                for fragment in value if value.__class__ is list else ():
-                    if fragment.__class__ is dict:
-                        self._merge_tool_call(state, fragment)
+                self._merge_tool_calls(state, value)
             elif key == "function_call":  # the deprecated single-function form
                 self._merge_function_call(state, value)
             elif key in _TEXT_KEYS:
@@ -161,6 +184,12 @@ class ChatCompletionsAccumulator(Accumulator):
             else:
                 message[key] = value
 
+    def _merge_tool_calls(self, state: _MessageChoice, fragments: Any) -> None:
+        """Merge each fragment of a ``tool_calls`` list (what is not a list of objects is ignored)."""
+        for fragment in fragments if fragments.__class__ is list else ():
+            if fragment.__class__ is dict:
+                self._merge_tool_call(state, fragment)
+
     def _merge_tool_call(self, state: _MessageChoice, fragment: Mapping[str, Any]) -> None:
         """Merge a tool-call fragment by ``index``; without one, by ``id``, else into the last call."""
         index = fragment.get("index")
@@ -168,15 +197,15 @@ class ChatCompletionsAccumulator(Accumulator):
         call = None  # type: Optional[Item]
         if index.__class__ is int:
             call = state.keyed.get(index)
-        elif isinstance(call_id, str) and call_id:
+        elif call_id.__class__ is str and call_id:
             call = state.by_id.get(call_id)
         elif state.indexes:
             call = state.keyed.get(state.indexes[-1])
         if call is None:
             index = index if index.__class__ is int else state.next_index
             call = self._open_tool_call(state, index)
-            if self.progress is not None and state is self._main:
-                self.progress.tool_call_start(id(call), index)
+            if state.progress is not None:  # (only the first choice is watched)
+                state.progress.tool_call_start(id(call), index)
         if call_id and call_id.__class__ is str and not call.get("id"):  # (most fragments carry no id)
             call["id"] = call_id
             state.by_id[call_id] = call
@@ -186,8 +215,8 @@ class ChatCompletionsAccumulator(Accumulator):
             arguments = function.get("arguments")
             if arguments.__class__ is str and arguments:
                 target["arguments"].tail.append(arguments)
-                if self.progress is not None and state is self._main:
-                    self.progress.tool_call_fragment(id(call), arguments)
+                if state.progress is not None:
+                    state.progress.tool_call_fragment(id(call), arguments)
             if arguments is None or len(function) > 1:  # (the common fragment carries only arguments)
                 name = function.get("name")
                 if isinstance(name, str) and name and not target.get("name"):
@@ -210,6 +239,8 @@ class ChatCompletionsAccumulator(Accumulator):
         while position and state.indexes[position - 1] > index:
             position -= 1
         state.register(index, call, self)
+        if state.progress is None:
+            state.arguments[index] = call["function"]["arguments"]
         calls.insert(position, call)
         state.indexes.insert(position, index)
         state.next_index = max(state.next_index, index + 1)
