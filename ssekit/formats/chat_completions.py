@@ -53,8 +53,7 @@ class _MessageChoice(Choice):
         self.indexes = []  # type: List[int]  # the provider's index of each call in message["tool_calls"]
         self.by_id = {}  # type: Dict[str, Item]
         self.next_index = 0
-        # index -> arguments of each call opened unwatched, whose fragments need only appending (a watched call's are reported)
-        self.arguments = {}  # type: Dict[int, Text]
+        self.arguments = {}  # type: Dict[int, Text]  # index -> each call's arguments, where the common fragment goes
 
 
 class ChatCompletionsAccumulator(Accumulator):
@@ -121,7 +120,7 @@ class ChatCompletionsAccumulator(Accumulator):
                         except (KeyError, TypeError, ValueError):  # (not that chunk)
                             pieces = None
                         if (
-                            pieces is not None  # (a call already open, not watched)
+                            pieces is not None  # (a call already open)
                             and call_index.__class__ is int
                             and len(fragment) == 2
                             and len(function) == 1
@@ -129,6 +128,8 @@ class ChatCompletionsAccumulator(Accumulator):
                             and arguments
                         ):
                             pieces.tail.append(arguments)
+                            if state.progress is not None:
+                                state.progress.tool_call_fragment(pieces, arguments)
                         else:
                             self._merge_tool_calls(state, fragments)  # type: ignore[arg-type]
                     elif content.__class__ is str:
@@ -204,8 +205,8 @@ class ChatCompletionsAccumulator(Accumulator):
         if call is None:
             index = index if index.__class__ is int else state.next_index
             call = self._open_tool_call(state, index)
-            if state.progress is not None:  # (only the first choice is watched)
-                state.progress.tool_call_start(id(call), index)
+            if state.progress is not None:  # (only the first choice is watched; a call is known by its arguments)
+                state.progress.tool_call_start(call["function"]["arguments"], index)
         if call_id and call_id.__class__ is str and not call.get("id"):  # (most fragments carry no id)
             call["id"] = call_id
             state.by_id[call_id] = call
@@ -216,7 +217,7 @@ class ChatCompletionsAccumulator(Accumulator):
             if arguments.__class__ is str and arguments:
                 target["arguments"].tail.append(arguments)
                 if state.progress is not None:
-                    state.progress.tool_call_fragment(id(call), arguments)
+                    state.progress.tool_call_fragment(target["arguments"], arguments)
             if arguments is None or len(function) > 1:  # (the common fragment carries only arguments)
                 name = function.get("name")
                 if isinstance(name, str) and name and not target.get("name"):
@@ -239,8 +240,7 @@ class ChatCompletionsAccumulator(Accumulator):
         while position and state.indexes[position - 1] > index:
             position -= 1
         state.register(index, call, self)
-        if state.progress is None:
-            state.arguments[index] = call["function"]["arguments"]
+        state.arguments[index] = call["function"]["arguments"]
         calls.insert(position, call)
         state.indexes.insert(position, index)
         state.next_index = max(state.next_index, index + 1)
