@@ -16,6 +16,7 @@ from typing import List
 from unittest import mock
 
 from ssekit import ServerSentEvent, SSEDecoder
+from ssekit.sse import _pieces_with_lf
 
 from .sizes import scaled
 from .test_fuzz_decoder import DecoderProperties, reference, run_decoder
@@ -189,6 +190,14 @@ class RunShapes(unittest.TestCase):
             self.assertEqual(lines_by_rules([data]), 3)
         data = run(deltas(100), b": keep-alive\n\n", deltas(100))
         self.assertGreater(lines_by_rules([data]), 300)  # (anything unusual: the whole run takes the rules)
+
+    def test_pieces_with_lf_are_found_in_order(self) -> None:
+        pieces = [b"a", b"\nb", b"", b"c\n", b"\n", b"d", b"\n\n"]
+        self.assertEqual(_pieces_with_lf(pieces, 10), [1, 3, 4, 6])
+        self.assertEqual(_pieces_with_lf(pieces, 4), [1, 3, 4, 6])
+        self.assertIsNone(_pieces_with_lf(pieces, 3))
+        self.assertEqual(_pieces_with_lf([b"x", b""], 0), [])
+        self.assertEqual(_pieces_with_lf([], 0), [])
 
     def test_events_of_a_run_carry_the_last_event_id(self) -> None:
         data = run(b"id: 42\n\n", deltas(10), b"id: 43\n\n", deltas(10))
