@@ -18,8 +18,9 @@ runs of data lines are joined as they come. :meth:`ServerSentEvent.encode` and
 """
 import json
 import platform
-from itertools import repeat
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
+from bisect import bisect_right
+from itertools import accumulate, repeat
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from ._text import preview
 from .errors import EventTooLargeError, InvalidRequestError, MalformedEventError
@@ -165,14 +166,19 @@ def _retry_value(digits: str) -> int:
     return min(int(digits or "0"), MAX_RETRY)
 
 
-# How _bulk proves its blocks hold single lines and strips the prefixes of many lines at once:
-# CPython in C calls (join, split, memchr); PyPy, whose JIT runs short loops faster than its
-# bytes.join, with counts and a comprehension. Each pair gives the same results.
+# How _bulk proves that its blocks hold single lines, finds the pieces that do not, and strips the
+# prefixes of many lines at once: CPython in C calls (join, split, memchr); PyPy, whose JIT runs
+# short loops faster than its bytes.join, with counts and comprehensions. Each pair gives the same results.
 if platform.python_implementation() == "PyPy":
 
-    def _single_lines(blocks: bytes, pieces: List[bytes]) -> bool:
-        """True if *blocks*, cut into *pieces* by ``LF LF data:``, hold no LF but the two of each block."""
-        return blocks.count(b"\n") == 2 * len(pieces)
+    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int) -> bool:
+        """True if *blocks*, cut into *pieces* by separators, hold no LF but the *per_block* LFs of each block."""
+        return blocks.count(b"\n") == per_block * len(pieces)
+
+    def _pieces_with_lf(pieces: List[bytes], most: int) -> Optional[List[int]]:
+        """The indexes of the pieces that hold an LF, in order; None if there are more than *most*."""
+        found = [index for index, piece in enumerate(pieces) if b"\n" in piece]
+        return found if len(found) <= most else None
 
     def _values(lines: List[bytes], prefix: bytes) -> List[str]:
         """The decoded values of *lines*, which must all start with *prefix* (:class:`_NotUsual` otherwise)."""
@@ -184,9 +190,28 @@ if platform.python_implementation() == "PyPy":
 
 else:
 
-    def _single_lines(blocks: bytes, pieces: List[bytes]) -> bool:
-        """True if *blocks*, cut into *pieces* by ``LF LF data:``, hold no LF but the two of each block."""
+    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int) -> bool:
+        """True if *blocks*, cut into *pieces* by separators, hold no LF but the *per_block* LFs of each block."""
         return b"\n" not in b"".join(pieces)  # (bytes.count would go byte by byte)
+
+    def _pieces_with_lf(pieces: List[bytes], most: int) -> Optional[List[int]]:
+        """The indexes of the pieces that hold an LF, in order; None if there are more than *most*.
+
+        One search in the pieces joined; the pieces' ends locate each LF by bisection.
+        """
+        joined = b"".join(pieces)
+        at = joined.find(b"\n")
+        if at < 0:
+            return []
+        ends = list(accumulate(map(len, pieces)))  # where each piece ends in joined
+        found = []  # type: List[int]
+        while at >= 0:
+            if len(found) == most:
+                return None
+            index = bisect_right(ends, at)
+            found.append(index)
+            at = joined.find(b"\n", ends[index])
+        return found
 
     def _values(lines: List[bytes], prefix: bytes) -> List[str]:
         """The decoded values of *lines*, which must all start with *prefix* (:class:`_NotUsual` otherwise).
@@ -352,21 +377,63 @@ class SSEDecoder:
                 pieces = blocks.split(b"\n\ndata: ")
                 pieces[0] = pieces[0][6:]
                 pieces[-1] = pieces[-1][:-2]  # (the blank line's LFs)
-                if not _single_lines(blocks, pieces):
+                if not _single_lines(blocks, pieces, 2):
                     return None
                 names = repeat("message")  # type: Iterable[str]
                 datas = map(bytes.decode, pieces)  # type: Iterable[str]
             elif blocks[:7] == b"event: ":
-                lines = blocks.split(b"\n")  # name, data, blank, ..., and the b"" after the last LF
-                if len(lines) % 3 != 1 or any(lines[2::3]):
-                    return None
-                names = self._event_names(lines[0:-1:3])
-                datas = _values(lines[1::3], b"data: ")
+                names, datas = self._named_blocks(blocks)
             else:
                 return None
             return list(map(_new_event, repeat(ServerSentEvent), zip(names, datas, repeat(self.last_event_id), repeat(None))))
         except (UnicodeDecodeError, _NotUsual):
             return None
+
+    def _named_blocks(self, blocks: bytes) -> Tuple[Iterable[str], Iterable[str]]:
+        """The types and data of whole ``event: N`` + ``data: X`` *blocks* (:class:`_NotUsual` if not all are such).
+
+        A run mostly repeats one type (Anthropic's ``content_block_delta``),
+        taken from the middle block: its blocks are cut as data-only ones are,
+        and only the few blocks of other types (a stream's start and end, or
+        where a content block ends and the next starts) take the line split of
+        :meth:`_mixed_blocks`, each run of them with the block before it.
+        """
+        start = blocks.rfind(b"\nevent: ", 0, len(blocks) // 2) + 1  # the middle block's (0: the first)
+        name_line = blocks[start : blocks.index(b"\n", start)]
+        name = self._event_name(name_line)
+        lead = name_line + b"\ndata: "
+        # rsplit, not split: where more than 30,000 bytes remain, CPython 3.10+ splits on a
+        # separator this long with a two-way search that it sets up anew for each piece, which
+        # costs about twice rsplit's plain search (PyPy's rsplit is faster too).
+        values = blocks.rsplit(b"\n\n" + lead)  # each "X", or "X" + LF LF + blocks of other types
+        values[-1] = values[-1][:-2]  # (the blank line's LFs)
+        head = b""  # the blocks before the first of that type
+        if values[0][: len(lead)] == lead:
+            values[0] = values[0][len(lead) :]
+        else:
+            head = values.pop(0) + b"\n\n"
+        if not head and _single_lines(blocks, values, 3):
+            return repeat(name), map(bytes.decode, values)
+        breaks = _pieces_with_lf(values, len(values) // 4)
+        if breaks is None:  # (over a quarter: the types alternate, one line split costs less)
+            return self._mixed_blocks(blocks)
+        names, datas = self._mixed_blocks(head) if head else ([], [])
+        done = 0
+        for index in breaks:  # that block and the blocks of other types after it: the line split
+            more_names, more_datas = self._mixed_blocks(lead + values[index] + b"\n\n")
+            names += [name] * (index - done) + more_names
+            datas += list(map(bytes.decode, values[done:index])) + more_datas
+            done = index + 1
+        names += [name] * (len(values) - done)
+        datas += map(bytes.decode, values[done:])
+        return names, datas
+
+    def _mixed_blocks(self, blocks: bytes) -> Tuple[List[str], List[str]]:
+        """The types and data of whole ``event: N`` + ``data: X`` *blocks* of any types (:class:`_NotUsual` if not all are such)."""
+        lines = blocks.split(b"\n")  # name, data, blank, ..., and the b"" after the last LF
+        if len(lines) % 3 != 1 or any(lines[2::3]):
+            raise _NotUsual
+        return self._event_names(lines[0:-1:3]), _values(lines[1::3], b"data: ")
 
     def _event_names(self, lines: List[bytes]) -> List[str]:
         """The event types *lines* (each must be ``event: x``) set; the first 256 distinct ones are remembered."""
