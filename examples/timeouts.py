@@ -15,7 +15,7 @@ def main() -> None:
             where.gateway.stall_next(after_tokens=5)  # the local gateway goes silent after 5 tokens
         try:
             # (connect, read): the read part is the longest silence allowed between bytes
-            with ssekit.stream_completion(where.url("/chat/completions"), json=body, timeout=(5, 0.5)) as stream:
+            with ssekit.stream_completion(where.url("/chat/completions"), json=body, timeout=(5, 2)) as stream:
                 for _ in stream:
                     pass
             print("read timeout: the stream finished in time")
