@@ -298,11 +298,12 @@ def section_memory(server: BenchServer, s: Settings, python: str) -> List[Dict[s
 
 
 INSTRUCTION_FORMATS = ["chat", "tools", "messages", "responses", "cohere", "gemini"]
+SMOKE_INSTRUCTION_FORMATS = ["chat", "messages"]  # every mode and both decoder paths, in seconds
 
 
 def section_instructions(server: BenchServer, s: Settings, python: str) -> List[Dict[str, Any]]:
     """bench/instructions.py: callgrind's instructions per event, decoder and accumulators against the floor."""
-    return counted_instructions(python, INSTRUCTION_FORMATS, s.instruction_events)
+    return counted_instructions(python, SMOKE_INSTRUCTION_FORMATS if s.smoke else INSTRUCTION_FORMATS, s.instruction_events)
 
 
 def counted_instructions(python: str, formats: List[str], n: int, over_http: bool = True) -> List[Dict[str, Any]]:
