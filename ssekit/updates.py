@@ -346,7 +346,6 @@ class Progress:
         return records
 
 
-
 def update_to_dict(update: Update) -> Dict[str, Any]:
     """A record as a JSON-ready dict: its ``kind`` and its fields (a ToolCall or Usage as their own dicts)."""
     data = {"kind": update.kind}  # type: Dict[str, Any]
