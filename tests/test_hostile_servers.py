@@ -138,7 +138,7 @@ class OversizedInput(HostileTestCase):
     def traced(self, expected: Type[SSEKitError], url: str) -> Tuple[Tuple[SSEKitError, List[str], float], PeakMemory]:
         """fail_stream() with a 1 MiB limit, and the memory it traced (no peak without tracemalloc)."""
         with PeakMemory() as memory:
-            # (a generous read timeout: a loaded CI machine may take seconds to compress the server's bomb)
+            # (a generous read timeout: on a loaded CI machine the server's compression runs slowly)
             outcome = self.fail_stream(expected, url, max_event_size=1 << 20, timeout=(5, 15))
         return outcome, memory
 
@@ -154,8 +154,8 @@ class OversizedInput(HostileTestCase):
         assert_peak_below(self, memory, 8 << 20)
 
     def test_gzip_bomb_is_refused_with_bounded_memory(self) -> None:
-        # 128 MiB of one line in ~130 KB of chunked gzip, inflated at most 64 KiB at a time.
-        url = self.serve(ScriptedResponse.sse([START, HELLO, b"data: "] + [b"x" * (8 << 20)] * 16, gzip=True))
+        # 32 MiB of one line in ~33 KB of chunked gzip, inflated at most 64 KiB at a time.
+        url = self.serve(ScriptedResponse.sse([START, HELLO, b"data: "] + [b"x" * (1 << 20)] * 32, gzip=True))
         (error, deltas, elapsed), memory = self.traced(EventTooLargeError, url)
         self.assertEqual((deltas, error.partial.text), (["Hello"], "Hello"))
         self.assertLess(elapsed, 15.0)

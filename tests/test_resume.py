@@ -133,7 +133,8 @@ class BackgroundResponses(unittest.TestCase):
         self.gateway.resume_window = 0.0
         self.gateway.pending_polls = 1000
         self.gateway.cut_next(after_tokens=2)
-        with self.stream(resume=ssekit.Resume(poll_interval=0.05), deadline=0.6) as stream:
+        # 1000 polls 0.05 s apart would take 50 s; the deadline is long enough for a loaded machine's first tokens.
+        with self.stream(resume=ssekit.Resume(poll_interval=0.05), deadline=2.0) as stream:
             with self.assertRaises(StreamTimeoutError) as caught:
                 "".join(stream)
         self.assertTrue(ANSWER.startswith(caught.exception.partial.text))

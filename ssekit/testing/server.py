@@ -20,7 +20,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple, Union
 
 from ..errors import SSEKitError
 
@@ -142,24 +142,25 @@ class ScriptedResponse:
         """False for statuses that never carry a body (1xx, 204, 304)."""
         return not (100 <= self.status < 200 or self.status in (204, 304))
 
-    def wire_body(self) -> List[Chunk]:
-        """The body as it goes on the wire: byte pieces (compressed if gzip) and sleeps."""
+    def wire_body(self) -> Iterator[Chunk]:
+        """The body as it goes on the wire: byte pieces (compressed if gzip) and sleeps.
+
+        Made as it is sent, so a large compressed body does not hold back the head.
+        """
         compressor = zlib.compressobj(wbits=31) if self.gzip else None
-        plan = []  # type: List[Chunk]
         wrote = False
         for item in map(_as_chunk, self.chunks):
             if isinstance(item, float):
-                plan.append(item)
+                yield item
                 continue
             if wrote and self.interval:
-                plan.append(float(self.interval))
+                yield float(self.interval)
             wrote = True
             if compressor is not None:
                 item = compressor.compress(item) + compressor.flush(zlib.Z_SYNC_FLUSH)
-            plan.append(item)
+            yield item
         if compressor is not None and not self.stall:
-            plan.append(compressor.flush())
-        return plan
+            yield compressor.flush()
 
 
 def _as_chunk(item: Any) -> Chunk:
@@ -324,8 +325,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return data
 
     def _send(self, response: ScriptedResponse) -> None:
-        body = response.wire_body() if response.has_body else []
-        length = sum(len(item) for item in body if isinstance(item, bytes))
+        body = response.wire_body() if response.has_body else iter(())  # type: Iterable[Chunk]
+        length = 0
+        if response.framing == "length":  # the head declares the length: the body is made first
+            body = list(body)
+            length = sum(len(item) for item in body if isinstance(item, bytes))
         if response.framing == "close":
             self.protocol_version = "HTTP/1.0"  # this connection ends with this response
         self.send_response(response.status)
@@ -365,7 +369,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not drip:
             self.wfile.write(head)
 
-    def _send_body(self, response: ScriptedResponse, body: List[Chunk]) -> None:
+    def _send_body(self, response: ScriptedResponse, body: Iterable[Chunk]) -> None:
         chunked = response.framing == "chunked"
         cut = response.cut_after
         sent = 0
