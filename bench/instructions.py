@@ -30,6 +30,7 @@ without requests), which keeps the process short. CPython only: without
 valgrind, or on PyPy (a JIT), there are no figures.
 """
 import argparse
+import gc
 import glob
 import json
 import os
@@ -131,6 +132,7 @@ def http_child(formats: List[str], urls: List[str]) -> None:
         for mode in HTTP_MODES:
             run = http_work(mode, fmt, url)
             run()
+            gc.collect()  # (each count starts from a collected heap: no mode pays for another's garbage)
             eval(COUNTED, {"run": run})
 
 
@@ -143,6 +145,7 @@ def child(formats: List[str], n: int) -> None:
         for mode in MODES:
             run = work(mode, fmt, chunks)
             run()  # lazy imports and caches, outside the count
+            gc.collect()
             eval(COUNTED, {"run": run})
 
 

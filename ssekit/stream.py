@@ -51,7 +51,7 @@ from .http import (
 )
 from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
-from .updates import Update, text_record, whole_answer_updates
+from .updates import TextUpdate, Update, new_record, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -311,7 +311,7 @@ class CompletionStream:
                         if delta:
                             if self._attempt is not None:
                                 self._attempt.commit()
-                            yield text_record((delta,))
+                            yield new_record(TextUpdate, (delta,))
                         continue
                     records = self._updates_after(delta)
                     if records:

@@ -20,7 +20,6 @@ Only the first answer (choice 0) is reported; the other choices of an
 This module is standard library only: the formats report to a
 :class:`Progress` while they are watched, and cost nothing otherwise.
 """
-import functools
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Tuple, Union
 
@@ -191,9 +190,9 @@ for _record in (TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDone, UsageU
     setattr(_record, "kind", _record.__dict__["kind"].fget(None))
 del _record
 
-#: ``text_record((text,))`` makes a :class:`TextUpdate` without NamedTuple's Python-level constructor:
-#: the record of the common event, made once per event on the updates path.
-text_record = functools.partial(tuple.__new__, TextUpdate)
+#: ``new_record(TextUpdate, (text,))`` makes a record without NamedTuple's Python-level constructor:
+#: the text record of the common event is made this way, once per event on the updates path.
+new_record = tuple.__new__
 
 #: Any typed progress record.
 Update = Union[TextUpdate, ReasoningUpdate, ToolCallStart, ToolCallDelta, ToolCallDone, UsageUpdate, FinishUpdate]

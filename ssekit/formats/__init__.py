@@ -25,7 +25,7 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from ..updates import Update, text_record
+from ..updates import TextUpdate, Update, new_record
 from . import chat_completions, cohere, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
@@ -235,7 +235,7 @@ def iter_updates(events: Iterable[EventLike], format: "FormatName" = "auto") -> 
         if notes:
             yield from accumulator.updates_after(text)
         elif text:  # the common event: text only
-            yield text_record((text,))
+            yield new_record(TextUpdate, (text,))
     accumulator.finish()
 
 
