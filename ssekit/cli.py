@@ -30,7 +30,6 @@ from .formats import FORMATS, FormatName, new_accumulator
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, iter_sse
 from .stream import API_KEY_ENV, stream_completion
 from .updates import update_to_dict
-from .testing.gateway import DEFAULT_PROMPT, PATHS, LocalGateway, sample_request
 
 #: Seconds allowed to connect, and the default longest silence while reading (``--timeout``).
 CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 120.0
@@ -42,7 +41,7 @@ MAX_BODY_DEPTH = 500
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 _FORMAT_CHOICES = ["auto"] + sorted(FORMATS)
-_GATEWAY_FORMATS = sorted(PATHS)
+_GATEWAY_FORMATS = sorted(FORMATS)  # (each format has its twin in ssekit.testing.gateway)
 _READ_SIZE = 64 * 1024
 #: An HTTP header name (RFC 9110 ``token``).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -405,6 +404,8 @@ def run_stream(
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded gateway and stream a completion from it, token by token."""
+    from .testing.gateway import DEFAULT_PROMPT, LocalGateway, sample_request  # (only these two commands need the server)
+
     with LocalGateway(pace=args.pace) as gateway:
         url = gateway.url(args.format)
         body = sample_request(args.format, prompt=DEFAULT_PROMPT, stream=True)
@@ -508,6 +509,8 @@ def _accumulated(completion: Completion, messages: bool) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the embedded gateway until Ctrl-C."""
+    from .testing.gateway import LocalGateway, sample_request
+
     gateway = LocalGateway(pace=args.pace, port=args.port, log=_tell)
     try:
         gateway.start()

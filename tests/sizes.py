@@ -1,9 +1,9 @@
-"""How big the seeded fuzzers and property tests run: their sizes times ``$SSEKIT_TEST_SCALE``.
+"""How big the seeded fuzzers, property tests and load tests run: their sizes times ``$SSEKIT_TEST_SCALE``.
 
 The default is 1 (the full sizes). CI runs the full sizes on its newest
-interpreter and a third of them on the others, which run the same properties
-on fewer random inputs: the CPU of nine suites on a 2-core runner is what
-bounds CI's time.
+interpreter and a third of them on the others, which check the same
+properties on fewer random inputs, streams and events: the CPU of nine
+suites on a 2-core runner is what bounds CI's time.
 """
 import os
 

@@ -5,6 +5,7 @@ import random
 import unittest
 from typing import Any, Dict, List
 
+import ssekit.formats
 from ssekit import UnsupportedFormatError, Usage, iter_sse
 from ssekit.testing.builders import (
     build_events,
@@ -46,6 +47,10 @@ class Framing(unittest.TestCase):
         self.assertEqual(sse_event({"a": 1, "b": "\u00e9"}), 'data: {"a":1,"b":"\u00e9"}\n\n'.encode("utf-8"))
         self.assertEqual(sse_event({"type": "ping"}, "ping"), b'event: ping\ndata: {"type":"ping"}\n\n')
         self.assertEqual(sse_event("[DONE]"), b"data: [DONE]\n\n")
+
+    def test_every_format_has_its_testing_twin(self) -> None:
+        # (the CLI's demo and serve offer every format of ssekit.formats on the gateway)
+        self.assertEqual(sorted(PROVIDERS), sorted(ssekit.formats.FORMATS))
 
     def test_each_item_is_exactly_one_event(self) -> None:
         for name in sorted(PROVIDERS):

@@ -27,9 +27,10 @@ from ssekit import Completion, ServerSentEvent, connect_sse, stream_completion
 from ssekit.http import close_session
 from ssekit.testing.builders import generation_events
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
+from tests.sizes import scaled
 from tests.support import assert_back_to, open_fds, settle
 
-SEQUENTIAL = 1000
+SEQUENTIAL = scaled(1000)  # (streams one after another on one session)
 CONCURRENT = 50
 #: Sockets one idle keep-alive connection costs this process: the client's and the server's end.
 SOCKETS_PER_CONNECTION = 2
@@ -79,7 +80,7 @@ class LoadTestCase(unittest.TestCase):
 
 
 class SequentialStreams(LoadTestCase):
-    def test_a_thousand_streams_on_one_session_share_one_connection(self) -> None:
+    def test_many_streams_on_one_session_share_one_connection(self) -> None:
         for number in range(SEQUENTIAL):
             cancel = threading.Event() if number % 100 == 0 else None  # now and then with a cancel watcher
             completion = self.stream(number, cancel=cancel)
@@ -91,7 +92,7 @@ class SequentialStreams(LoadTestCase):
         self.assertEqual(self.server.connection_count, 1, "the pool did not reuse the connection")
         self.assert_fds_at_most(1)
 
-    def test_a_thousand_connect_sse_streams_share_one_connection(self) -> None:
+    def test_many_connect_sse_streams_share_one_connection(self) -> None:
         for number in range(SEQUENTIAL):
             with connect_sse(self.session, "GET", self.url + "?%d" % number, timeout=(5, 5)) as source:
                 events = list(source.iter_sse())

@@ -6,6 +6,7 @@ import unittest
 from ssekit import EventTooLargeError, MalformedEventError, SSEDecoder, ServerSentEvent, iter_sse, iter_sse_lines
 from ssekit.errors import SSEKitError
 from ssekit.sse import MAX_RETRY
+from tests.sizes import scaled
 from tests.support import PeakMemory, assert_peak_below
 
 
@@ -263,7 +264,7 @@ class Limits(unittest.TestCase):
     def test_endless_line_in_tiny_reads_holds_about_the_limit(self) -> None:
         # Each read used to be kept as its own bytes object (~35 bytes of overhead
         # apiece), so a line trickled in 1-byte reads held ~35x the limit.
-        limit = 1 << 18
+        limit = scaled(1 << 18)
         memories = []
         for size in (1, 2, 7):
             with self.subTest(read_size=size):

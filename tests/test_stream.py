@@ -31,6 +31,7 @@ from ssekit.testing.builders import (
     split_tokens,
 )
 from ssekit.testing.server import RecordedRequest, ScriptedResponse, SSEServer
+from tests.sizes import scaled
 from tests.support import HAS_PROC_FD, REFCOUNT_REASON, cpython_only, open_fds, settle
 
 TEXT = "Hello there, world"
@@ -416,36 +417,37 @@ class Cancellation(StreamTestCase):
         self.assertFalse(stream.cancelled)
         self.assertTrue(stream.completion.complete)
 
-    def break_300_streams(self, leave: Callable[[CompletionStream], None]) -> None:
-        """Open 301 stalled streams, stop each with *leave* after its first text: no fd or thread may remain."""
+    def break_streams(self, leave: Callable[[CompletionStream], None]) -> None:
+        """Open 1 + scaled(300) stalled streams, stop each with *leave* after its first text: no fd or thread may remain."""
         leave(self.stream(cancel=threading.Event()))  # warm up: imports, lazily opened files
         self.assertTrue(settle(lambda: not server_threads()))
         fds, threads = open_fds(), threading.active_count()
-        for number in range(300):
+        count = scaled(300)
+        for number in range(count):
             stream = self.stream(cancel=threading.Event() if number % 10 == 0 else None)
             leave(stream)
             self.assertTrue(stream.cancelled)
         self.assertTrue(settle(lambda: open_fds() <= fds), "fds: %d before, %d after" % (fds, open_fds()))
         self.assertTrue(settle(lambda: threading.active_count() <= threads), threading.enumerate())
-        self.assertEqual(len(self.server.requests), 301)
+        self.assertEqual(len(self.server.requests), 1 + count)
 
     @unittest.skipUnless(HAS_PROC_FD, "needs /proc/self/fd")
     @cpython_only(REFCOUNT_REASON)
-    def test_300_broken_streams_leave_no_fd_or_thread(self) -> None:
+    def test_broken_streams_leave_no_fd_or_thread(self) -> None:
         def bare_break(stream: CompletionStream) -> None:
             for _ in stream:
                 break
 
-        self.break_300_streams(bare_break)
+        self.break_streams(bare_break)
 
     @unittest.skipUnless(HAS_PROC_FD, "needs /proc/self/fd")
-    def test_300_streams_left_by_break_in_a_with_block_leave_no_fd_or_thread(self) -> None:
+    def test_streams_left_by_break_in_a_with_block_leave_no_fd_or_thread(self) -> None:
         def break_in_with(stream: CompletionStream) -> None:
             with stream:
                 for _ in stream:
                     break
 
-        self.break_300_streams(break_in_with)
+        self.break_streams(break_in_with)
 
 
 class Timeouts(StreamTestCase):
