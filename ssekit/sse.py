@@ -171,9 +171,10 @@ def _retry_value(digits: str) -> int:
 # short loops faster than its bytes.join, with counts and comprehensions. Each pair gives the same results.
 if platform.python_implementation() == "PyPy":
 
-    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int) -> bool:
-        """True if *blocks*, cut into *pieces* by separators, hold no LF but the *per_block* LFs of each block."""
-        return blocks.count(b"\n") == per_block * len(pieces)
+    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int, eol: bytes = b"\n") -> bool:
+        """True if *blocks*, cut into *pieces* by separators, hold no line end but the *per_block* *eol*s of each block."""
+        ends = per_block * len(pieces)
+        return blocks.count(b"\n") == ends and (eol == b"\n" or blocks.count(b"\r") == ends)
 
     def _pieces_with_lf(pieces: List[bytes], most: int) -> Optional[List[int]]:
         """The indexes of the pieces that hold an LF, in order; None if there are more than *most*."""
@@ -190,9 +191,10 @@ if platform.python_implementation() == "PyPy":
 
 else:
 
-    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int) -> bool:
-        """True if *blocks*, cut into *pieces* by separators, hold no LF but the *per_block* LFs of each block."""
-        return b"\n" not in b"".join(pieces)  # (bytes.count would go byte by byte)
+    def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int, eol: bytes = b"\n") -> bool:
+        """True if *blocks*, cut into *pieces* by separators, hold no line end but the *per_block* *eol*s of each block."""
+        joined = b"".join(pieces)  # (bytes.count would go byte by byte)
+        return b"\n" not in joined and (eol == b"\n" or b"\r" not in joined)
 
     def _pieces_with_lf(pieces: List[bytes], most: int) -> Optional[List[int]]:
         """The indexes of the pieces that hold an LF, in order; None if there are more than *most*.
@@ -269,9 +271,29 @@ class SSEDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if b"\r" in chunk:
-            self._skip_lf = chunk[-1:] == b"\r"
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\r" not in chunk:
+            return self._feed_lfs(chunk)
+        # Lines that end in CRLF (Gemini's): a run of usual data-only blocks is cut as it is, which
+        # spares the copy that makes every CR an LF; the rest, and any other run, takes that copy.
+        end = chunk.rfind(b"\r\n\r\n") + 4  # just after the last blank line (3: there is none)
+        start = 0
+        if self._partial_line or self._field_seen or self._at_start:
+            start = 2 if chunk[:2] == b"\r\n" and self._field_seen and not self._partial_line else chunk.find(b"\r\n\r\n") + 4
+        if end < 4 or start >= end or chunk[start : start + 6] != b"data: ":
+            return self._feed_crs(chunk)
+        events = self._feed_crs(chunk[:start]) if start else []
+        bulk = self._bulk(chunk[start:end], b"\r\n")
+        if bulk is None:
+            return events + self._feed_crs(chunk[start:])
+        return events + bulk + self._feed_crs(chunk[end:])
+
+    def _feed_crs(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Decode *chunk* with each CRLF and lone CR made an LF (a CR at its end may pair with the next chunk's LF)."""
+        self._skip_lf = chunk[-1:] == b"\r"
+        return self._feed_lfs(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+
+    def _feed_lfs(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Decode *chunk*, which holds no CR: runs of usual blocks in bulk, the rest by the rules."""
         end = chunk.rfind(b"\n\n") + 2  # just after the last blank line (1: there is none)
         start = 0  # where whole blocks begin: the rules first finish an event begun earlier (and check the BOM)
         if self._partial_line or self._field_seen or self._at_start:
@@ -359,7 +381,7 @@ class SSEDecoder:
         self._event_retry = None
         self._field_seen = False
 
-    def _bulk(self, blocks: bytes) -> Optional[List[ServerSentEvent]]:
+    def _bulk(self, blocks: bytes, eol: bytes = b"\n") -> Optional[List[ServerSentEvent]]:
         """The events of whole *blocks* (no event pending before them) if all have the usual shape, else None.
 
         LLM streams repeat one shape: ``data: X`` and a blank line, or
@@ -368,20 +390,21 @@ class SSEDecoder:
         line end proves that no block holds another line (another field, a
         second data line, a comment), and each value is decoded as strict
         UTF-8 (invalid bytes, which the rules replace, take the slow path):
-        the events are exactly those the field rules give.
+        the events are exactly those the field rules give. The lines end in
+        *eol*: LF, or CRLF for data-only blocks.
         """
         if len(blocks) > self.max_event_size:
             return None  # the rules check the line sizes
         try:
             if blocks[:6] == b"data: ":
-                pieces = blocks.split(b"\n\ndata: ")
+                pieces = blocks.split(eol + eol + b"data: ")
                 pieces[0] = pieces[0][6:]
-                pieces[-1] = pieces[-1][:-2]  # (the blank line's LFs)
-                if not _single_lines(blocks, pieces, 2):
+                pieces[-1] = pieces[-1][: -2 * len(eol)]  # (the blank line's line ends)
+                if not _single_lines(blocks, pieces, 2, eol):
                     return None
                 names = repeat("message")  # type: Iterable[str]
                 datas = map(bytes.decode, pieces)  # type: Iterable[str]
-            elif blocks[:7] == b"event: ":
+            elif blocks[:7] == b"event: " and eol == b"\n":
                 names, datas = self._named_blocks(blocks)
             else:
                 return None

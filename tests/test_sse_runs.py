@@ -71,6 +71,26 @@ UNUSUAL = [
 ]
 
 
+#: Blocks of a data-only stream whose lines end in CRLF (Gemini's) that its bulk path must leave to the rules.
+UNUSUAL_CRLF = [
+    b": a comment\r\n\r\n",
+    b"data: one\r\ndata: two\r\n\r\n",
+    b"data: x\r\r\n\r\n",
+    b"data: x\n\r\n",
+    b"data: x\r\n\n",
+    b"data: x\r\n\r\r\n",
+    b"data: x\rdata: y\r\n\r\n",
+    b"id: 3\r\ndata: x\r\n\r\n",
+    b"data:x\r\n\r\n",
+    b"data: \xff\xfe\r\n\r\n",
+    b"event: ping\r\ndata: x\r\n\r\n",
+    b"\r\n",
+    b"data: x\r\n",  # (the next block's lines join this one)
+    b"data: \r\n\r\n",  # (usual: empty data)
+    b"data: [DONE]\r\n\r\n",
+]
+
+
 def named_block(rng: random.Random, kind: bytes = b"content_block_delta") -> bytes:
     """A usual ``event: kind`` + ``data: X`` block, X mostly JSON of random words, now and then the bare words."""
     text = b"".join(rng.choice(WORDS) for _ in range(rng.randint(0, 3)))
@@ -82,17 +102,20 @@ def llm_stream(rng: random.Random) -> bytes:
     blocks = []  # type: List[bytes]
     unusual = rng.choice([0.0, 0.0, 0.02, 0.1])
     others = rng.choice([0.0, 0.05, 0.2, 0.6])
-    data_only = rng.random() < 0.2
+    data_only = rng.random() < 0.3
+    crlf = data_only and rng.random() < 0.5
     for _ in range(rng.randint(1, 60)):
         roll = rng.random()
         if roll < unusual:
-            blocks.append(rng.choice(UNUSUAL))
+            blocks.append(rng.choice(UNUSUAL_CRLF if crlf else UNUSUAL))
+        elif crlf:
+            blocks.append(b"data: " + DELTA % rng.choice(WORDS) + b"\r\n\r\n")
         elif data_only:
             blocks.append(b"data: " + DELTA % rng.choice(WORDS) + b"\n\n")
         else:
             blocks.append(named_block(rng, rng.choice(TYPES) if roll < unusual + others else b"content_block_delta"))
-    head = rng.choice([b"", b"", b"", b"\xef\xbb\xbf", b"data: x\n", b"id: 1\n\n"])
-    tail = rng.choice([b"", b"", b"event: content_block_delta\n", b"event: content_block_delta\ndata: unterminated", b"\r"])
+    head = rng.choice([b"", b"", b"", b"\xef\xbb\xbf", b"data: x\n", b"id: 1\n\n", b"data: x\r", b"id: 1\r\n\r\n"])
+    tail = rng.choice([b"", b"", b"event: content_block_delta\n", b"event: content_block_delta\ndata: unterminated", b"\r", b"data: x\r\n"])
     return head + b"".join(blocks) + tail
 
 
@@ -190,6 +213,15 @@ class RunShapes(unittest.TestCase):
             self.assertEqual(lines_by_rules([data]), 3)
         data = run(deltas(100), b": keep-alive\n\n", deltas(100))
         self.assertGreater(lines_by_rules([data]), 300)  # (anything unusual: the whole run takes the rules)
+
+    def test_usual_crlf_runs_are_cut_in_bulk(self) -> None:
+        """Data-only blocks whose lines end in CRLF (Gemini's) are cut as they are, in any chunking that keeps whole blocks."""
+        blocks = [b"data: " + DELTA % str(i).encode() + b"\r\n\r\n" for i in range(200)]
+        self.assertEqual(lines_by_rules([run(*blocks)]), 2)  # (the first block: the BOM check)
+        self.assertEqual(lines_by_rules([run(*blocks[:100]), run(*blocks[100:])]), 2)
+        self.assertEqual(lines_by_rules([run(*blocks[:100])[:-1], b"\n" + run(*blocks[100:])]), 2)  # (a CR and its LF apart)
+        data = run(*blocks[:100]) + b": keep-alive\r\n\r\n" + run(*blocks[100:])
+        self.assertGreater(lines_by_rules([data]), 300)
 
     def test_pieces_with_lf_are_found_in_order(self) -> None:
         pieces = [b"a", b"\nb", b"", b"c\n", b"\n", b"d", b"\n\n"]
