@@ -287,8 +287,9 @@ class Stream(CliTestCase):
 
     def test_stalled_stream_times_out(self) -> None:
         self.gateway.stall_next(after_tokens=2)
+        # No retry: on a loaded machine a first event later than the timeout would retry the stall away.
         code, out, err = run("stream", self.gateway.url("chat_completions"), "-d", self.body(), "--api-key", KEY,
-                             "--timeout", "0.3")  # fmt: skip
+                             "--timeout", "1", "--retry", "0")  # fmt: skip
         self.assertEqual(code, 1)
         self.assertEqual(out, "".join(split_tokens(DEFAULT_ANSWER)[:2]) + "\n")
         self.assert_one_line_error(err, "ssekit stream: ")
