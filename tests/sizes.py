@@ -2,8 +2,9 @@
 
 The default is 1 (the full sizes). CI runs the full sizes on its newest
 interpreter and a third of them on the others, which check the same
-properties on fewer random inputs, streams and events: the CPU of nine
-suites on a 2-core runner is what bounds CI's time.
+properties on fewer random inputs, streams and events, and run that share of
+the examples a second time against a remote gateway: the CPU of nine suites on
+a 2-core runner is what bounds CI's time.
 """
 import os
 
