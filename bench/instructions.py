@@ -14,6 +14,8 @@ run alone, divided by the stream's events. Modes:
 - ``iter_sse``: ``ssekit.iter_sse`` over the same chunks, each event's data taken;
 - ``floor``: the floor client's whole work: split, ``json.loads``, extraction;
 - ``accumulate``: ``iter_sse`` into the format's accumulator, then ``finish()``;
+- ``polled``: the same, reading ``.completion`` after every event (a progress
+  display's snapshot), against ``accumulate``;
 - ``updates``: ``iter_updates`` over ``iter_sse``, each text record's text
   taken: the typed-progress path, against ``accumulate`` (the text path);
 - ``stream_text`` and ``stream_updates`` (where the interpreter has
@@ -23,7 +25,7 @@ run alone, divided by the stream's events. Modes:
   has, whole, in a second callgrind run of the full package.
 
 Printed: instructions per event and the ratios ``iter_sse / split`` (the
-decoder), ``accumulate / floor``, ``updates / accumulate`` and ``stream_updates / stream_text``. Counts do not depend on the machine's
+decoder), ``accumulate / floor``, ``polled / accumulate``, ``updates / accumulate`` and ``stream_updates / stream_text``. Counts do not depend on the machine's
 load, so small streams (2,000 events: seconds) suffice. ssekit's
 standard-library layers are imported without its ``__init__`` (and so
 without requests), which keeps the process short. CPython only: without
@@ -48,7 +50,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import streams  # noqa: E402  (bench/ is not a package)
 
-MODES = ("split", "iter_sse", "floor", "accumulate", "updates")
+MODES = ("split", "iter_sse", "floor", "accumulate", "polled", "updates")
 HTTP_MODES = ("stream_text", "stream_updates")
 CHUNK = 65536
 COUNTED = compile("run()", "counted", "eval")  # compiled here, so the count holds the run alone
@@ -92,6 +94,13 @@ def work(mode: str, fmt: str, chunks: List[bytes]) -> Callable[[], None]:
                 delta = add(event)
                 if delta:
                     append(delta)
+            accumulator.finish()
+        elif mode == "polled":  # accumulate, reading a snapshot after every event (as a progress display does)
+            accumulator = accumulator_class()
+            add = accumulator.add
+            for event in ssekit.sse.iter_sse(chunks):
+                add(event)
+                accumulator.completion
             accumulator.finish()
         else:
             append = kept.append
@@ -167,7 +176,7 @@ def measure(python: str, formats: List[str], n: int, over_http: bool = True) -> 
         events = streams.build(fmt, n, keep_events=False).count
         per = {mode: counts[number * len(MODES) + k] / events for k, mode in enumerate(MODES)}
         row = dict(per, format=fmt, events=events, decoder=per["iter_sse"] / per["split"], accumulate_x=per["accumulate"] / per["floor"],
-                   updates_x=per["updates"] / per["accumulate"])  # fmt: skip
+                   polled_x=per["polled"] / per["accumulate"], updates_x=per["updates"] / per["accumulate"])  # fmt: skip
         if over_http:
             row.update((mode, http_counts[number * len(HTTP_MODES) + k] / events) for k, mode in enumerate(HTTP_MODES))
             row["updates_http_x"] = row["stream_updates"] / row["stream_text"]
@@ -226,15 +235,15 @@ class BenchServer:
 
 def table(rows: List[Dict[str, Any]]) -> str:
     lines = [
-        "| stream | events | split | iter_sse | floor | accumulate | updates | iter_sse ÷ split | accumulate ÷ floor | updates ÷ accumulate"
-        " | stream_text | stream_updates | stream_updates ÷ stream_text |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| stream | events | split | iter_sse | floor | accumulate | polled | updates | iter_sse ÷ split | accumulate ÷ floor"
+        " | polled ÷ accumulate | updates ÷ accumulate | stream_text | stream_updates | stream_updates ÷ stream_text |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         http = ["%.0f" % r["stream_text"], "%.0f" % r["stream_updates"], "%.3f" % r["updates_http_x"]] if "stream_text" in r else ["-"] * 3
-        lines.append("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f | %.3f | %s |"
-                     % (r["format"], r["events"], r["split"], r["iter_sse"], r["floor"], r["accumulate"], r["updates"], r["decoder"],
-                        r["accumulate_x"], r["updates_x"], " | ".join(http)))  # fmt: skip
+        lines.append("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %s |"
+                     % (r["format"], r["events"], r["split"], r["iter_sse"], r["floor"], r["accumulate"], r["polled"], r["updates"],
+                        r["decoder"], r["accumulate_x"], r["polled_x"], r["updates_x"], " | ".join(http)))  # fmt: skip
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ the answer grows. What each provider's words mean lives in its format module
 import copy
 import json
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import SSEKitError, ToolCallArgumentsError
 from .partial_json import parse_partial_json
@@ -198,23 +198,13 @@ class Completion:
     never broke; not compared by ``==``). Read-only.
     """
 
-    __slots__ = (
-        "usage", "finish_reason", "id", "model", "complete", "raw_finish_reason", "format", "choices", "extra",
-        "resumed", "_views", "_resolve", "_turn",
-    )  # fmt: skip
-    usage: Usage
-    finish_reason: Optional[str]
-    id: Optional[str]
-    model: Optional[str]
-    complete: bool
-    raw_finish_reason: Optional[str]
-    format: Optional[str]
-    choices: List["Completion"]
-    extra: Dict[str, Any]
-    resumed: int
-    _views: Optional[Views]
+    # Every field in one tuple, set once: a progress display or an ``on_event`` hook takes a snapshot
+    # per event, and a write per field (slots behind a read-only __setattr__) was a third of its cost.
+    # The views are worked out on first access (``_views``, unset until then), then ``_resolve`` is dropped.
+    __slots__ = ("_fields", "_resolve", "_views")
+    _fields: "Tuple[Usage, Optional[str], Optional[str], Optional[str], bool, Optional[str], Optional[str], List[Completion], Dict[str, Any], int, Optional[TurnBuilder]]"
     _resolve: "Optional[Callable[[], Views]]"
-    _turn: "Optional[TurnBuilder]"
+    _views: Views
 
     def __init__(
         self,
@@ -232,28 +222,72 @@ class Completion:
         turn: "Optional[TurnBuilder]" = None,
         resumed: int = 0,
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "usage", usage if usage is not None else Usage())
-        set_(self, "finish_reason", finish_reason)
-        set_(self, "id", id)
-        set_(self, "model", model)
-        set_(self, "complete", complete)
-        set_(self, "raw_finish_reason", raw_finish_reason)
-        set_(self, "format", format)
-        set_(self, "choices", list(choices))
-        set_(self, "extra", dict(extra or {}))
-        set_(self, "resumed", resumed)
-        set_(self, "_resolve", views)
-        set_(self, "_views", None)
-        set_(self, "_turn", turn)
+        fields_ = (
+            usage if usage is not None else Usage(), finish_reason, id, model, complete, raw_finish_reason, format,
+            list(choices) if choices else [], dict(extra) if extra else {}, resumed, turn,
+        )  # fmt: skip
+        object.__setattr__(self, "_fields", fields_)
+        object.__setattr__(self, "_resolve", views)
 
     def _resolved(self) -> Views:
-        views = self._views
-        if views is None:
-            views = self._resolve() if self._resolve is not None else Views()
-            object.__setattr__(self, "_views", views)
-            object.__setattr__(self, "_resolve", None)
+        try:
+            return self._views
+        except AttributeError:
+            pass
+        views = self._resolve() if self._resolve is not None else Views()
+        object.__setattr__(self, "_views", views)
+        object.__setattr__(self, "_resolve", None)
         return views
+
+    @property
+    def usage(self) -> Usage:
+        """The token counts (all None while the provider sent none)."""
+        return self._fields[0]
+
+    @property
+    def finish_reason(self) -> Optional[str]:
+        """Why the model stopped, in ssekit's words (``stop``, ``length``, ``tool_calls``, ``content_filter``...)."""
+        return self._fields[1]
+
+    @property
+    def id(self) -> Optional[str]:
+        """The provider's id of the answer (or the request id header when the body has none)."""
+        return self._fields[2]
+
+    @property
+    def model(self) -> Optional[str]:
+        """The model that answered, as the provider named it."""
+        return self._fields[3]
+
+    @property
+    def complete(self) -> bool:
+        """True only once the stream ended properly for its format."""
+        return self._fields[4]
+
+    @property
+    def raw_finish_reason(self) -> Optional[str]:
+        """The provider's own finish reason, as sent."""
+        return self._fields[5]
+
+    @property
+    def format(self) -> Optional[str]:
+        """The wire format the answer came in (``chat_completions``, ``messages``...)."""
+        return self._fields[6]
+
+    @property
+    def choices(self) -> "List[Completion]":
+        """One Completion per choice when the stream carried several (``n > 1``), else empty."""
+        return self._fields[7]
+
+    @property
+    def extra(self) -> Dict[str, Any]:
+        """Provider-specific values (e.g. a Responses ``status``)."""
+        return self._fields[8]
+
+    @property
+    def resumed(self) -> int:
+        """How many times a broken stream was continued (0 when it never broke; not compared by ``==``)."""
+        return self._fields[9]
 
     @property
     def text(self) -> str:
@@ -291,19 +325,19 @@ class Completion:
         back on turns that made tool calls only (as DeepSeek requires), True
         always, False never. A fresh copy on every call.
         """
-        if self._turn is None:
+        turn = self._fields[10]
+        if turn is None:
             raise SSEKitError("this completion has no format, so it has no request shape to give")
         try:
-            return copy.deepcopy(self._turn(self, reasoning))
+            return copy.deepcopy(turn(self, reasoning))
         except RecursionError:
             raise SSEKitError("the completion holds a provider value nested too deep to copy") from None
 
     def resumed_copy(self, resumed: int) -> "Completion":
         """This completion, recording that its stream was resumed *resumed* times (for the stream layer)."""
         made = object.__new__(Completion)
-        for name in Completion.__slots__:
-            object.__setattr__(made, name, getattr(self, name))
-        object.__setattr__(made, "resumed", resumed)
+        object.__setattr__(made, "_fields", self._fields[:9] + (resumed,) + self._fields[10:])
+        object.__setattr__(made, "_resolve", self._resolved)
         return made
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -18,7 +18,7 @@ import dataclasses
 import json
 import platform
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
 from ..completion import Completion, ToolCall, Usage, Views
@@ -543,23 +543,10 @@ class Accumulator:
     def completion(self) -> Completion:
         """A fresh snapshot of everything rebuilt so far (cheap: the text is joined when read)."""
         complete = self.complete
-        top = self._snapshot(self._main, complete, whole=True)
         if len(self._choices) < 2:
-            return top
+            return self._snapshot(self._main, complete, whole=True)
         choices = [self._snapshot(self._choices[index], complete) for index in sorted(self._choices)]
-        return Completion(
-            views=top._resolve,
-            turn=top._turn,
-            usage=top.usage,
-            finish_reason=top.finish_reason,
-            id=top.id,
-            model=top.model,
-            complete=complete,
-            raw_finish_reason=top.raw_finish_reason,
-            format=top.format,
-            choices=choices,
-            extra=top.extra,
-        )
+        return self._snapshot(self._main, complete, whole=True, choices=choices)
 
     def finish(self) -> Completion:
         """The final Completion; :class:`IncompleteStreamError` if the stream ended early,
@@ -741,8 +728,8 @@ class Accumulator:
         reason = self._finish_reasons.get(raw_reason, raw_reason) if raw_reason is not None else None
         return "tool_calls" if reason == "stop" and choice.tool_calls else reason
 
-    def _snapshot(self, choice: Choice, complete: bool, *, whole: bool = False) -> Completion:
-        """One choice as a Completion; *whole* adds what belongs to the whole stream (usage, extra)."""
+    def _snapshot(self, choice: Choice, complete: bool, *, whole: bool = False, choices: Sequence[Completion] = ()) -> Completion:
+        """One choice as a Completion; *whole* adds what belongs to the whole stream (usage, extra, *choices*)."""
         raw_reason = choice.raw_finish_reason
         reason = self._finish_reason(choice)
         output = self._freeze(choice)
@@ -757,6 +744,7 @@ class Accumulator:
             complete=complete,
             raw_finish_reason=raw_reason,
             format=self.format or None,
+            choices=choices,
             extra=self._extra if whole else None,
         )
 
