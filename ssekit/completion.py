@@ -17,7 +17,7 @@ from .errors import SSEKitError, ToolCallArgumentsError
 from .partial_json import parse_partial_json
 
 if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
-    from typing_extensions import TypedDict
+    from typing_extensions import Final, TypedDict
 
     class UsageDict(TypedDict):
         """:meth:`Usage.to_dict`'s shape."""
@@ -177,6 +177,9 @@ _FIELDS = (
 )  # fmt: skip
 #: The fields ``==`` compares: a resumed stream's answer equals the unbroken one's.
 _COMPARED = _FIELDS[:-1]
+#: Where ``resumed`` and the turn builder sit in ``Completion._fields`` (the others: see the properties).
+_RESUMED = 9  # type: Final
+_TURN = 10  # type: Final
 
 
 class Completion:
@@ -287,7 +290,7 @@ class Completion:
     @property
     def resumed(self) -> int:
         """How many times a broken stream was continued (0 when it never broke; not compared by ``==``)."""
-        return self._fields[9]
+        return self._fields[_RESUMED]
 
     @property
     def text(self) -> str:
@@ -325,7 +328,7 @@ class Completion:
         back on turns that made tool calls only (as DeepSeek requires), True
         always, False never. A fresh copy on every call.
         """
-        turn = self._fields[10]
+        turn = self._fields[_TURN]
         if turn is None:
             raise SSEKitError("this completion has no format, so it has no request shape to give")
         try:
@@ -336,7 +339,7 @@ class Completion:
     def resumed_copy(self, resumed: int) -> "Completion":
         """This completion, recording that its stream was resumed *resumed* times (for the stream layer)."""
         made = object.__new__(Completion)
-        object.__setattr__(made, "_fields", self._fields[:9] + (resumed,) + self._fields[10:])
+        object.__setattr__(made, "_fields", self._fields[:_RESUMED] + (resumed,) + self._fields[_RESUMED + 1 :])
         object.__setattr__(made, "_resolve", self._resolved)
         return made
 

@@ -301,10 +301,9 @@ class Limits(unittest.TestCase):
                     for _ in range(size):
                         decoder.feed(line * 256)
                 peaks.append(memory)
-            if peaks[0].peak is not None and peaks[1].peak is not None:
-                added = peaks[1].peak - peaks[0].peak
-                self.assertLess(added, 1.5 * (limit - limit // 2), "%r: %d more bytes for %d more" % (line, added, limit - limit // 2))
-            assert_peak_below(self, peaks, 1.5 * limit + 128 * 1024)
+            assert_peak_below(self, peaks, 1.5 * limit + 128 * 1024)  # (skips where nothing could be traced)
+            added = peaks[1].peak - peaks[0].peak  # type: ignore[operator]
+            self.assertLess(added, 1.5 * (limit - limit // 2), "%r: %d more bytes for %d more" % (line, added, limit - limit // 2))
 
     def test_event_of_many_data_lines_is_exact_under_any_chunking(self) -> None:
         rng = random.Random(5)
