@@ -11,7 +11,7 @@ the answer grows. What each provider's words mean lives in its format module
 import copy
 import json
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import SSEKitError, ToolCallArgumentsError
 from .partial_json import parse_partial_json
@@ -167,6 +167,23 @@ class Views:
         self.output = list(output)
 
 
+class UsageLater:
+    """A :class:`Usage` built when first read: a snapshot per event need not build counts that change
+    with every chunk (Gemini's running ``usageMetadata``)."""
+
+    __slots__ = ("_build", "_usage")
+
+    def __init__(self, build: Callable[[], Usage]) -> None:
+        self._build = build
+        self._usage = None  # type: Optional[Usage]
+
+    def value(self) -> Usage:
+        """The Usage, built on the first call."""
+        if self._usage is None:
+            self._usage = self._build()
+        return self._usage
+
+
 #: How a format builds its assistant turn from a Completion (see :meth:`Completion.to_messages`).
 TurnBuilder = Callable[["Completion", Optional[bool]], List[Any]]
 
@@ -205,7 +222,7 @@ class Completion:
     # per event, and a write per field (slots behind a read-only __setattr__) was a third of its cost.
     # The views are worked out on first access (``_views``, unset until then), then ``_resolve`` is dropped.
     __slots__ = ("_fields", "_resolve", "_views")
-    _fields: "Tuple[Usage, Optional[str], Optional[str], Optional[str], bool, Optional[str], Optional[str], List[Completion], Dict[str, Any], int, Optional[TurnBuilder]]"
+    _fields: "Tuple[Union[Usage, UsageLater], Optional[str], Optional[str], Optional[str], bool, Optional[str], Optional[str], List[Completion], Dict[str, Any], int, Optional[TurnBuilder]]"
     _resolve: "Optional[Callable[[], Views]]"
     _views: Views
 
@@ -245,7 +262,8 @@ class Completion:
     @property
     def usage(self) -> Usage:
         """The token counts (all None while the provider sent none)."""
-        return self._fields[0]
+        usage = self._fields[0]
+        return usage.value() if isinstance(usage, UsageLater) else usage
 
     @property
     def finish_reason(self) -> Optional[str]:
@@ -338,10 +356,7 @@ class Completion:
 
     def resumed_copy(self, resumed: int) -> "Completion":
         """This completion, recording that its stream was resumed *resumed* times (for the stream layer)."""
-        made = object.__new__(Completion)
-        object.__setattr__(made, "_fields", self._fields[:_RESUMED] + (resumed,) + self._fields[_RESUMED + 1 :])
-        object.__setattr__(made, "_resolve", self._resolved)
-        return made
+        return completion_from_fields(self._fields[:_RESUMED] + (resumed,) + self._fields[_RESUMED + 1 :], self._resolved)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Completion is read-only")
@@ -389,3 +404,15 @@ class Completion:
             return json.dumps(self.to_dict(), **dumps_kwargs)
         except RecursionError:
             raise SSEKitError("the completion holds a provider value nested too deep to encode as JSON") from None
+
+
+def completion_from_fields(fields: "Tuple[Any, ...]", views: "Callable[[], Views]") -> Completion:
+    """A Completion made from another's ``_fields`` layout in two writes (snapshots taken after every event use it)."""
+    made = _new_object(Completion)
+    _set_slot(made, "_fields", fields)
+    _set_slot(made, "_resolve", views)
+    return made
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__

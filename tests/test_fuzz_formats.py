@@ -22,7 +22,7 @@ import random
 import unittest
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ssekit import SSEKitError, ServerSentEvent, ToolCall, Usage, accumulate, iter_sse
+from ssekit import Completion, SSEKitError, ServerSentEvent, ToolCall, Usage, accumulate, iter_sse
 from ssekit.formats import FORMATS, new_accumulator
 from ssekit.testing.builders import build_events
 
@@ -440,11 +440,14 @@ class FormatProperties:
         context = "%s stream of %r" % (format, spec)
         accumulator = new_accumulator(format)
         deltas = []
-        for name, payload in events:
+        polled = []  # type: List[Tuple[int, Completion]]
+        for count, (name, payload) in enumerate(events, 1):
             delta = accumulator.add(ServerSentEvent(name or "message", as_data(payload)))
             deltas.append(delta)
+            polled.append((count, accumulator.completion))
             self.assertEqual(accumulator.completion.text, "".join(deltas), context)
         completion = accumulator.finish()
+        self.check_snapshots(format, events, polled, rng, context)
         calls = [ToolCall(index, call_id, name, expected_arguments(format, arguments))
                  for index, (call_id, name, arguments) in enumerate(spec.tool_calls)]  # fmt: skip
         self.assertEqual(completion.text, spec.text, context)
@@ -462,22 +465,38 @@ class FormatProperties:
         chunks = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
         self.assertEqual(accumulate(iter_sse(chunks), "auto"), completion, context)
 
+    def check_snapshots(self, kind: str, events: List[Event], polled: List[Tuple[int, Completion]], rng: random.Random, context: str) -> None:
+        """Snapshots taken after each event and read only now, after the rest, hold what a new accumulator
+        given the same events holds: what a snapshot shares with the one before it (while events only grow
+        a text) is never stale and never changes afterwards. A few of them, at random, and the last."""
+        chosen = [entry for entry in polled[:-1] if rng.random() < 6 / len(polled)] + polled[-1:]
+        for count, snapshot in chosen:
+            fresh = new_accumulator(kind)
+            for name, payload in events[:count]:
+                fresh.add(ServerSentEvent(name or "message", as_data(payload)))
+            self.assertEqual(snapshot.to_dict(), fresh.completion.to_dict(), "after %d events of the %s" % (count, context))
+
     def check_corrupted(self, format: str, events: List[Event], rng: random.Random) -> Optional[SSEKitError]:
         """A corrupted *events* gives a Completion or an SSEKitError with .partial; nothing else escapes."""
         events = corrupt_stream(events, rng)
-        accumulator = new_accumulator(rng.choice([format, "auto"]))
+        kind = rng.choice([format, "auto"])
+        accumulator = new_accumulator(kind)
+        polled = []  # type: List[Tuple[int, Completion]]
         try:
-            for name, payload in events:
+            for count, (name, payload) in enumerate(events, 1):
                 accumulator.add(ServerSentEvent(name or "message", as_data(payload)))
+                polled.append((count, accumulator.completion))
                 accumulator.completion.to_json()  # a snapshot can always be taken
             completion = accumulator.finish()
         except SSEKitError as error:
+            self.check_snapshots(kind, events, polled, rng, "corrupted %s stream %r" % (kind, events))
             self.assertIsInstance(error.partial, type(accumulator.completion), "no .partial on %r" % error)
             self.assertTrue(str(error), "an empty message")
             error.partial.to_json()
             return error
         except Exception as error:  # pragma: no cover - the failure report
             self.fail("%s escaped for %s events %r" % (type(error).__name__, format, events))
+        self.check_snapshots(kind, events, polled, rng, "corrupted %s stream %r" % (kind, events))
         completion.to_json()
         for call in completion.tool_calls:
             try:

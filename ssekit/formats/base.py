@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
-from ..completion import Completion, ToolCall, Usage, Views
+from ..completion import Completion, ToolCall, Usage, UsageLater, Views, completion_from_fields
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
@@ -121,6 +121,52 @@ def sum_of(*counts: Optional[int]) -> Optional[int]:
 # --- the native output, as it streams --------------------------------------------
 
 
+_new_tuple = tuple.__new__
+
+
+class TextView(tuple):  # type: ignore[type-arg]
+    """A :class:`Text` frozen at one moment (the lists it points to only ever grow past it).
+
+    A tuple, made in one step, since a snapshot takes one per growing text:
+    ``(text, chunks, how many chunks, tail, how many tail pieces, started)``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _text(self) -> "Text":
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def started(self) -> bool:
+        """Whether the string had arrived (an empty one included) when the view was taken."""
+        return self[5]  # type: ignore[no-any-return]
+
+    def value(self) -> str:
+        """The string this view stands for."""
+        pieces = self[1][: self[2]] + self[3][: self[4]]
+        return pieces[0] if len(pieces) == 1 else "".join(pieces)
+
+    def partial_json(self, value: str) -> Any:
+        """What this view's *value* says as a JSON prefix, read by its text's one :class:`PrefixReader`.
+
+        Views read in the order the text grew parse only their new part; a view
+        of a text replaced since (``Text.set``) is parsed alone.
+        """
+        text = self._text
+        if text._chunks is not self[1]:
+            return parse_partial_json(value)
+        if text.reader is None:
+            text.reader = PrefixReader()
+        return text.reader.value(value)
+
+
+class JSONTextView(TextView):
+    """A :class:`JSONText` frozen in time; :func:`resolve` parses it (the raw text while it is not valid JSON yet)."""
+
+    __slots__ = ()
+
+
 class Text:
     """A string that grows by pieces: append to ``tail``; snapshots cost O(1), joining waits until read.
 
@@ -131,6 +177,7 @@ class Text:
     """
 
     __slots__ = ("tail", "_chunks", "started", "reader")
+    _view_class = TextView  # type: ClassVar[Type[TextView]]
 
     def __init__(self, initial: Any = None) -> None:
         self.started = isinstance(initial, str)  # (appending to tail starts it too)
@@ -165,63 +212,31 @@ class Text:
 
     def view(self) -> "TextView":
         """This string as it is now, to be joined when read."""
+        return _new_tuple(self._view_class, (self,) + self.mark())
+
+    def mark(self) -> Tuple[List[str], int, List[str], int, bool]:
+        """Where this string has grown to: a :class:`TextView` but its first member (``view_at`` makes one)."""
         tail = self.tail
         if len(tail) > 64:
             self._chunks.append("".join(tail))
             self.tail = tail = []
-        return TextView(self, len(self._chunks), tail, len(tail))
+        chunks = self._chunks
+        return (chunks, len(chunks), tail, len(tail), self.started or bool(tail or chunks))
+
+    def view_at(self, mark: Tuple[List[str], int, List[str], int, bool]) -> "TextView":
+        """The view of this string where :meth:`mark` said it had grown to."""
+        return _new_tuple(self._view_class, (self,) + mark)
 
     def value(self) -> str:
         """The string as it is now."""
         return self.view().value()
 
 
-class TextView:
-    """A :class:`Text` frozen at one moment (the lists it points to only ever grow past it)."""
-
-    __slots__ = ("_text", "_chunks", "_count", "_tail", "_length", "started")
-
-    def __init__(self, text: Text, count: int, tail: List[str], length: int) -> None:
-        self._text = text
-        self._chunks = text._chunks
-        self._count = count
-        self._tail = tail
-        self._length = length
-        self.started = text.started or bool(length or count)
-
-    def value(self) -> str:
-        """The string this view stands for."""
-        pieces = self._chunks[: self._count] + self._tail[: self._length]
-        return pieces[0] if len(pieces) == 1 else "".join(pieces)
-
-    def partial_json(self, value: str) -> Any:
-        """What this view's *value* says as a JSON prefix, read by its text's one :class:`PrefixReader`.
-
-        Views read in the order the text grew parse only their new part; a view
-        of a text replaced since (``Text.set``) is parsed alone.
-        """
-        text = self._text
-        if text._chunks is not self._chunks:
-            return parse_partial_json(value)
-        if text.reader is None:
-            text.reader = PrefixReader()
-        return text.reader.value(value)
-
-
 class JSONText(Text):
     """Streamed JSON text (Anthropic's ``input_json_delta``): the output holds the parsed value."""
 
     __slots__ = ()
-
-    def view(self) -> "TextView":
-        view = Text.view(self)
-        return JSONTextView(self, view._count, view._tail, view._length)
-
-
-class JSONTextView(TextView):
-    """A :class:`JSONText` frozen in time; :func:`resolve` parses it (the raw text while it is not valid JSON yet)."""
-
-    __slots__ = ()
+    _view_class = JSONTextView
 
 
 class Item(dict):  # type: ignore[type-arg]
@@ -254,6 +269,34 @@ def _freeze_list(members: List[Any]) -> "_FrozenList":
 #: How each kind of live value is frozen (by exact type: snapshots are taken often); other values are kept
 #: as they are, since provider values are never changed in place, only replaced.
 _FREEZERS = {Text: Text.view, JSONText: JSONText.view, Item: _freeze_item, list: _freeze_list}  # type: Dict[type, Callable[[Any], Any]]
+
+
+def views_in(frozen: Any) -> Tuple[TextView, ...]:
+    """Every text view in what a format's ``_freeze`` returned, in order."""
+    if isinstance(frozen, TextView):
+        return (frozen,)
+    if frozen.__class__ in _FROZEN_CONTAINERS:
+        found = ()  # type: Tuple[TextView, ...]
+        for member in frozen.values() if frozen.__class__ is _Frozen else frozen:
+            found += views_in(member)
+        return found
+    return ()
+
+
+def regrown(frozen: Any, fresh: Mapping[int, TextView]) -> Any:
+    """*frozen* with each text view whose id *fresh* holds replaced by the newer view it maps to."""
+    if isinstance(frozen, TextView):
+        return fresh.get(id(frozen), frozen)
+    kind = frozen.__class__
+    if kind is _Frozen:
+        return _Frozen([(key, regrown(member, fresh)) for key, member in frozen.items()])
+    if kind in _FROZEN_CONTAINERS:
+        return kind([regrown(member, fresh) for member in frozen])
+    return frozen
+
+
+#: What a format's ``_freeze`` builds around the views: frozen items and lists, and plain lists and tuples of them.
+_FROZEN_CONTAINERS = frozenset([_Frozen, _FrozenList, list, tuple])
 
 
 def resolve(value: Any) -> Any:
@@ -439,6 +482,10 @@ class Accumulator:
         self._main = self._choice(0)
         self._handlers = {name: getattr(self, method) for name, method in self._events.items()}
         self._usage_built = None  # type: Optional[Tuple[Any, bool, Usage]]  # the last Usage built, and from what
+        #: What the next snapshot may share with the last (see :class:`_Epoch`). Each event puts it aside in
+        #: ``_kept``; a format's fast path that only grew a text (and perhaps the usage) puts it back.
+        self._epoch = None  # type: Optional[_Epoch]
+        self._kept = None  # type: Optional[_Epoch]
         #: Where the format reports typed progress once :meth:`watch` was called (None: the plain text path).
         self.progress = None  # type: Optional[Progress]
 
@@ -446,6 +493,8 @@ class Accumulator:
 
     def add(self, event: EventLike) -> str:
         """Feed one event; return the text it added to the answer ("" if none)."""
+        self._kept = self._epoch
+        self._epoch = None
         if event.__class__ is ServerSentEvent:
             name, data = event[0], event[1]  # type: Optional[str], str  # (by index: 3.7's field properties cost more)
         elif isinstance(event, dict):
@@ -542,6 +591,9 @@ class Accumulator:
     @property
     def completion(self) -> Completion:
         """A fresh snapshot of everything rebuilt so far (cheap: the text is joined when read)."""
+        epoch = self._epoch
+        if epoch is not None and len(self._choices) == 1:
+            return epoch.again(self)
         complete = self.complete
         if len(self._choices) < 2:
             return self._snapshot(self._main, complete, whole=True)
@@ -594,6 +646,7 @@ class Accumulator:
             return self._untyped(payload)
         if not self._recognized:
             self._recognized = True
+            self._kept = None  # (``complete`` may change: not an event that only grew)
         return handler(payload)  # type: ignore[no-any-return]
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
@@ -713,14 +766,7 @@ class Accumulator:
         return built[2]
 
     def _usage_now(self) -> Usage:
-        raw = self._usage
-        if raw is None:
-            return Usage()
-        counts = self._usage_of(raw)
-        given, made = counts.get("input_tokens"), counts.get("output_tokens")
-        if counts.get("total_tokens") is None and given is not None and made is not None:
-            counts["total_tokens"] = given + made
-        return Usage(final=self._usage_final, raw=dict(raw), **counts)
+        return usage_from(self._usage_of, self._usage, self._usage_final)
 
     def _finish_reason(self, choice: Choice) -> Optional[str]:
         """*choice*'s finish reason in ssekit's words (``stop`` with tool calls is ``tool_calls``)."""
@@ -734,7 +780,7 @@ class Accumulator:
         reason = self._finish_reason(choice)
         output = self._freeze(choice)
         views = self._views
-        return Completion(
+        completion = Completion(
             views=lambda: views(output),
             turn=self._to_messages,
             usage=self._build_usage() if whole else None,
@@ -747,10 +793,59 @@ class Accumulator:
             choices=choices,
             extra=self._extra if whole else None,
         )
+        if whole and not choices:
+            self._epoch = _Epoch(output, completion._fields, (self._usage, self._usage_final))
+        return completion
+
+
+class _Epoch:
+    """What the single-choice snapshots of a run of events that only grew texts (and the usage) share.
+
+    A progress display takes a snapshot after every event; most events only
+    append to a text already in the output. Their snapshots share the first
+    one's frozen output and fields, with a new view of each text (made now,
+    put in place when read) and the usage as it is.
+    """
+
+    __slots__ = ("output", "views", "texts", "fields", "usage_from")
+
+    def __init__(self, output: Any, fields: Tuple[Any, ...], usage_from: Tuple[Any, bool]) -> None:
+        self.output = output
+        self.views = views_in(output)
+        self.texts = [view._text for view in self.views]
+        self.fields = fields
+        self.usage_from = usage_from  # the raw usage the fields' Usage was built from, and its finality
+
+    def again(self, accumulator: Accumulator) -> Completion:
+        """A snapshot of *accumulator* now: its texts grew since the first of this epoch, nothing else did."""
+        marks = list(map(Text.mark, self.texts))
+        raw, final = accumulator._usage, accumulator._usage_final
+        if self.usage_from[0] is not raw or self.usage_from[1] != final:  # (raw usage is replaced, never changed)
+            self.usage_from = (raw, final)
+            usage_of = accumulator._usage_of
+            self.fields = (UsageLater(lambda: usage_from(usage_of, raw, final)),) + self.fields[1:]
+        views = accumulator._views
+        return completion_from_fields(self.fields, lambda: self.views_at(views, marks))
+
+    def views_at(self, views: Callable[[Any], Views], marks: List[Any]) -> Views:
+        """The views of a snapshot whose texts had grown to *marks*."""
+        grown = {id(view): text.view_at(mark) for view, text, mark in zip(self.views, self.texts, marks)}
+        return views(regrown(self.output, grown))
 
 
 #: One tool result: ``(tool_call, output)`` or ``(tool_call, output, is_error)``.
 ToolResult = Union[Tuple[ToolCall, Any], Tuple[ToolCall, Any, bool]]
+
+
+def usage_from(usage_of: Callable[[Mapping[str, Any]], Dict[str, Optional[int]]], raw: Optional[Dict[str, Any]], final: bool) -> Usage:
+    """The Usage of the provider's usage object *raw* (None: none yet), read by a format's *usage_of*."""
+    if raw is None:
+        return Usage()
+    counts = usage_of(raw)
+    given, made = counts.get("input_tokens"), counts.get("output_tokens")
+    if counts.get("total_tokens") is None and given is not None and made is not None:
+        counts["total_tokens"] = given + made
+    return Usage(final=final, raw=dict(raw), **counts)
 
 
 def tool_results_of(results: Iterable[ToolResult]) -> List[Tuple[ToolCall, Any, bool]]:

@@ -93,7 +93,8 @@ class ChatCompletionsAccumulator(Accumulator):
         text = ""
         choices = payload.get("choices")
         usage = payload.get("usage")
-        if not self._settled:
+        settled = self._settled
+        if not settled:
             self._settle(payload, choices)
         if choices.__class__ is list:
             main = self._main
@@ -128,6 +129,8 @@ class ChatCompletionsAccumulator(Accumulator):
                             and arguments
                         ):
                             pieces.tail.append(arguments)
+                            if settled and reason is None and len(choices) == 1:
+                                self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                             if state.progress is not None:
                                 state.progress.tool_call_fragment(pieces, arguments)
                         else:
@@ -139,6 +142,8 @@ class ChatCompletionsAccumulator(Accumulator):
                                 text = content
                         if len(delta) > 1:
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
+                        elif settled and reason is None and len(choices) == 1:
+                            self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
                 if reason is not None:

@@ -138,6 +138,7 @@ class CohereAccumulator(Accumulator):
         if index == answer.text_index and piece.__class__ is str and index is not None:  # the common delta, directly
             if piece:
                 answer.text.tail.append(piece)
+            self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
             return piece
         item = _find(answer, "content", index)
         if item is None:  # a delta without its content-start: open the item it implies

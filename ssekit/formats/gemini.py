@@ -130,7 +130,8 @@ class GeminiAccumulator(Accumulator):
         """Merge one chunk; a text-only part continuing text takes the shortest path."""
         if payload.get("error"):
             self._raise_error(payload)
-        if self.id is None or self.model is None:
+        known = self._recognized and self.id is not None and self.model is not None  # (then the chunk may only grow)
+        if not known:
             self._take_ids(payload)
         text = ""
         candidates = payload.get("candidates")
@@ -138,6 +139,7 @@ class GeminiAccumulator(Accumulator):
             self._recognized = True
             main = self._main
             finished = False
+            grown = known  # (only a text grew: see Accumulator._epoch)
             for position, candidate in enumerate(candidates):
                 if candidate.__class__ is not dict:
                     continue
@@ -159,17 +161,23 @@ class GeminiAccumulator(Accumulator):
                                     run.tail.append(piece)
                             else:
                                 piece = self._add_part(state, part)
+                                grown = False
                             if piece and state is main:
                                 text += piece
                     role = content.get("role")
                     if role != "model" and role.__class__ is str and role:
                         state.content["role"] = role
+                        grown = False
                 reason = candidate.get("finishReason")
                 if reason.__class__ is str and reason and reason not in _NOT_A_REASON:
                     state.finish(reason)
                     finished = self._finished = True
+                    grown = False
                 if len(candidate) > 2 and state is main:
+                    grown = False
                     self._extra.update((key, value) for key, value in candidate.items() if key not in _CANDIDATE_KEYS)
+            if grown and payload.get("promptFeedback") is None:
+                self._epoch = self._kept
             if finished or self._ended:  # (only a finish reason, or a candidate after the end, changes it)
                 self._ended = all(choice.raw_finish_reason for choice in self._choices.values())
         elif not any(key in payload for key in _KEYS):

@@ -75,6 +75,7 @@ class GenerationAccumulator(Accumulator):
         return ""
 
     def _on_delta(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
         return self._main.text.add(payload.get("delta"))  # type: ignore[attr-defined, no-any-return]
 
     def _on_end(self, payload: Mapping[str, Any]) -> str:

@@ -119,6 +119,7 @@ class MessagesAccumulator(Accumulator):
             if piece.__class__ is str:
                 if piece:
                     self._text.tail.append(piece)
+                self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                 return piece
         kind = as_str(kind)
         index = as_int(index)

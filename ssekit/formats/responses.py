@@ -219,6 +219,8 @@ class ResponsesAccumulator(Accumulator):
             if text is None:
                 return ""
             latest = self._latest = (key, text, part.get("type"))  # type: ignore[union-attr]
+        else:
+            self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
         latest[1].tail.append(delta)
         if latest[2] == "output_text":
             self._delivered = True
