@@ -811,13 +811,16 @@ class _Epoch:
 
     def __init__(self, output: Any, fields: Tuple[Any, ...], usage_from: Tuple[Any, bool]) -> None:
         self.output = output
-        self.views = views_in(output)
-        self.texts = [view._text for view in self.views]
+        self.views = None  # type: Optional[Tuple[TextView, ...]]  # the output's text views, once shared
+        self.texts = []  # type: List[Text]
         self.fields = fields
         self.usage_from = usage_from  # the raw usage the fields' Usage was built from, and its finality
 
     def again(self, accumulator: Accumulator) -> Completion:
         """A snapshot of *accumulator* now: its texts grew since the first of this epoch, nothing else did."""
+        if self.views is None:
+            self.views = views_in(self.output)
+            self.texts = [view._text for view in self.views]
         marks = list(map(Text.mark, self.texts))
         raw, final = accumulator._usage, accumulator._usage_final
         if self.usage_from[0] is not raw or self.usage_from[1] != final:  # (raw usage is replaced, never changed)
@@ -829,7 +832,7 @@ class _Epoch:
 
     def views_at(self, views: Callable[[Any], Views], marks: List[Any]) -> Views:
         """The views of a snapshot whose texts had grown to *marks*."""
-        grown = {id(view): text.view_at(mark) for view, text, mark in zip(self.views, self.texts, marks)}
+        grown = {id(view): text.view_at(mark) for view, text, mark in zip(self.views or (), self.texts, marks)}
         return views(regrown(self.output, grown))
 
 

@@ -93,8 +93,7 @@ class ChatCompletionsAccumulator(Accumulator):
         text = ""
         choices = payload.get("choices")
         usage = payload.get("usage")
-        settled = self._settled
-        if not settled:
+        if not self._settled:
             self._settle(payload, choices)
         if choices.__class__ is list:
             main = self._main
@@ -129,7 +128,7 @@ class ChatCompletionsAccumulator(Accumulator):
                             and arguments
                         ):
                             pieces.tail.append(arguments)
-                            if settled and reason is None and len(choices) == 1:
+                            if reason is None and len(choices) == 1:
                                 self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                             if state.progress is not None:
                                 state.progress.tool_call_fragment(pieces, arguments)
@@ -142,7 +141,7 @@ class ChatCompletionsAccumulator(Accumulator):
                                 text = content
                         if len(delta) > 1:
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
-                        elif settled and reason is None and len(choices) == 1:
+                        elif reason is None and len(choices) == 1:
                             self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
@@ -160,9 +159,12 @@ class ChatCompletionsAccumulator(Accumulator):
 
     def _settle(self, payload: Dict[str, Any], choices: Any) -> None:
         """The opening chunks: the stream's id and model, and whether it is a chat stream at all."""
+        known = (self.id, self.model, self._recognized)
         self._take_ids(payload)
         if choices.__class__ is list:
             self._recognized = True
+        if (self.id, self.model, self._recognized) != known:
+            self._kept = None  # (a snapshot after this chunk shares nothing with the last)
         self._settled = self._recognized and self.id is not None and self.model is not None
 
     def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
