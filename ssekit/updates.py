@@ -265,8 +265,9 @@ class Progress:
     __slots__ = ("notes", "calls", "usage_changed", "usage_said", "finished")
 
     def __init__(self) -> None:
-        #: What the current event did, in order: ("reasoning", text) / ("start" | "done", call) / ("delta", call, text);
-        #: None for usage or the finish reason (reported after the rest). The list object never changes.
+        #: What the current event did, in order: ("reasoning", text) / ("start" | "done", call) / ("delta", call, text),
+        #: or the ToolCallDelta itself when it came first; None for usage or the finish reason (reported after
+        #: the rest). The list object never changes.
         self.notes = []  # type: List[Any]
         self.calls = {}  # type: Dict[Any, _Call]
         self.usage_changed = False
@@ -288,7 +289,8 @@ class Progress:
         """A piece of the arguments of the call opened under *key*."""
         call = self.calls.get(key)
         if call is not None and piece.__class__ is str and piece:
-            self.notes.append(("delta", call, piece))
+            notes = self.notes  # (its record at once, unless a start noted before it has yet to give the call its id)
+            notes.append(("delta", call, piece) if notes else call.delta(piece))
 
     def tool_call_done(self, key: Any) -> None:
         """The call under *key* has all its arguments."""
@@ -324,6 +326,9 @@ class Progress:
         final_calls = None  # type: Optional[Dict[int, ToolCall]]
         for note in self.notes:
             if note is None:
+                continue
+            if note.__class__ is ToolCallDelta:
+                records.append(note)
                 continue
             what = note[0]
             if what == "reasoning":

@@ -25,7 +25,7 @@ from ..completion import Completion, ToolCall, Usage, UsageLater, Views, complet
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
-from ..updates import FinishUpdate, Progress, TextUpdate, Update, UsageUpdate
+from ..updates import FinishUpdate, Progress, TextUpdate, ToolCallDelta, Update, UsageUpdate
 
 if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
     from typing_extensions import Final, Protocol
@@ -538,9 +538,8 @@ class Accumulator:
         if progress is None:
             raise SSEKitError("call watch() before adding events whose updates you want")
         notes = progress.notes
-        if not text and len(notes) == 1 and notes[0] is not None and notes[0][0] == "delta":  # a tool call's common event
-            call, piece = notes.pop()[1:]
-            return [call.delta(piece)]
+        if not text and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:  # a tool call's common event
+            return [notes.pop()]
         updates = [TextUpdate(text)] if text else []  # type: List[Update]
         if not notes:
             return updates
