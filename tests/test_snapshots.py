@@ -141,6 +141,16 @@ class PolledSnapshots(unittest.TestCase):
                 for snapshot, then in read:
                     self.assertEqual(snapshot.to_dict(), then)
 
+    def test_an_event_that_makes_the_stream_recognized_ends_the_sharing(self) -> None:
+        # After a foreign event and [DONE], the stream is not complete; a first event of the format makes
+        # it so, even when that event only adds text.
+        accumulator = new_accumulator("generation")
+        accumulator.add(sse((None, {"type": "something_else"})))
+        accumulator.add(sse((None, "[DONE]")))
+        self.assertFalse(accumulator.completion.complete)
+        accumulator.add(sse((None, {"type": "content_delta", "delta": "a"})))
+        self.assertEqual((accumulator.completion.complete, accumulator.completion.text), (True, "a"))
+
     def test_the_sharing_happens(self) -> None:
         # Text-only events share the output: the snapshot after one holds no frozen copy of its own.
         accumulator = new_accumulator("chat_completions")
