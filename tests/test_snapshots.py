@@ -151,6 +151,32 @@ class PolledSnapshots(unittest.TestCase):
         accumulator.add(sse((None, {"type": "content_delta", "delta": "a"})))
         self.assertEqual((accumulator.completion.complete, accumulator.completion.text), (True, "a"))
 
+    def test_events_that_change_whether_a_chat_stream_is_complete_end_the_sharing(self) -> None:
+        # Chat chunks end the sharing in the paths that change more than a text (Accumulator._epoch).
+        accumulator = new_accumulator("chat_completions")
+        accumulator.add(sse((None, "[DONE]")))
+        self.assertTrue(accumulator.completion.complete)
+        accumulator.add(sse((None, {"something": "else"})))  # a foreign event: no longer a proper chat stream
+        self.assertFalse(accumulator.completion.complete)
+        accumulator.add(sse((None, {"usage": {"prompt_tokens": 1}})))
+        self.assertTrue(accumulator.completion.complete)  # recognized by its usage chunk
+
+    def test_a_usage_chunk_that_makes_a_gemini_stream_recognized_ends_the_sharing(self) -> None:
+        # Not a Gemini stream (a foreign event) until its usage chunk; its ids came before, so no id ends the sharing.
+        events = [(None, {"something": "else"}), (None, {"responseId": "r1", "modelVersion": "g"}), (None, "[DONE]"),
+                  (None, {"usageMetadata": {"promptTokenCount": 1}})]  # type: List[Event]  # fmt: skip
+        accumulator = new_accumulator("gemini")
+        snapshots = []
+        for event in events:
+            accumulator.add(sse(event))
+            snapshots.append(accumulator.completion)
+        for count, snapshot in enumerate(snapshots, 1):
+            fresh = new_accumulator("gemini")
+            for event in events[:count]:
+                fresh.add(sse(event))
+            self.assertEqual(snapshot.to_dict(), fresh.completion.to_dict(), "after %d events" % count)
+        self.assertEqual((snapshots[2].complete, snapshots[3].complete), (False, True))
+
     def test_the_sharing_happens(self) -> None:
         # Text-only events share the output: the snapshot after one holds no frozen copy of its own.
         accumulator = new_accumulator("chat_completions")

@@ -482,8 +482,11 @@ class Accumulator:
         self._main = self._choice(0)
         self._handlers = {name: getattr(self, method) for name, method in self._events.items()}
         self._usage_built = None  # type: Optional[Tuple[Any, bool, Usage]]  # the last Usage built, and from what
-        #: What the next snapshot may share with the last (see :class:`_Epoch`). Each event puts it aside in
-        #: ``_kept``; a format's fast path that only grew a text (and perhaps the usage) puts it back.
+        #: What the next snapshot may share with the last (see :class:`_Epoch`). The base ``_dispatch``
+        #: puts it aside in ``_kept`` for each event, and a format's fast path that only grew a text (and
+        #: perhaps the usage) puts it back. A format with a ``_dispatch`` of its own does the same (Gemini),
+        #: or ends the sharing in each of its other paths (Chat Completions, whose text and tool-argument
+        #: chunks then pay nothing for it). ``[DONE]`` and foreign events end it here.
         self._epoch = None  # type: Optional[_Epoch]
         self._kept = None  # type: Optional[_Epoch]
         #: Where the format reports typed progress once :meth:`watch` was called (None: the plain text path).
@@ -493,8 +496,6 @@ class Accumulator:
 
     def add(self, event: EventLike) -> str:
         """Feed one event; return the text it added to the answer ("" if none)."""
-        self._kept = self._epoch
-        self._epoch = None
         if event.__class__ is ServerSentEvent:
             name, data = event[0], event[1]  # type: Optional[str], str  # (by index: 3.7's field properties cost more)
         elif isinstance(event, dict):
@@ -565,6 +566,7 @@ class Accumulator:
         stripped = data.strip()
         if stripped == "[DONE]":
             self._ended = True
+            self._epoch = None
             if self.progress is not None:
                 self.progress.all_done()
             return None
@@ -637,6 +639,8 @@ class Accumulator:
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
         """Route one decoded event to its handler by ``type`` (or the SSE event name)."""
+        self._kept = self._epoch  # (put back by a handler's fast path: see _epoch)
+        self._epoch = None
         kind = payload.get("type")
         if kind.__class__ is not str:
             kind = name
@@ -650,6 +654,7 @@ class Accumulator:
 
     def _untyped(self, payload: Dict[str, Any]) -> str:
         """Handle an event whose type this format does not know: remembered (see :meth:`finish`), ignored."""
+        self._epoch = None
         if self._foreign is None and payload.get("type") not in ("ping", "error"):
             self._foreign = payload
         return ""

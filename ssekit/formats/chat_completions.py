@@ -128,8 +128,6 @@ class ChatCompletionsAccumulator(Accumulator):
                             and arguments
                         ):
                             pieces.tail.append(arguments)
-                            if reason is None and len(choices) == 1:
-                                self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                             if state.progress is not None:
                                 state.progress.tool_call_fragment(pieces, arguments)
                         else:
@@ -141,16 +139,17 @@ class ChatCompletionsAccumulator(Accumulator):
                                 text = content
                         if len(delta) > 1:
                             self._merge_delta(state, delta)  # type: ignore[arg-type]
-                        elif reason is None and len(choices) == 1:
-                            self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                     elif delta:
                         self._merge_delta(state, delta)  # type: ignore[arg-type]
                 if reason is not None:
                     state.finish(reason)
+                    self._epoch = None
         elif usage is None:
             self._untyped(payload)
         if usage is not None:
-            self._recognized = True
+            if not self._recognized:
+                self._recognized = True
+                self._epoch = None
             final = not choices or all(choice.raw_finish_reason for choice in self._choices.values())
             self._take_usage(usage, final=final)
         if "error" in payload and payload["error"]:  # (most chunks carry no error)
@@ -164,11 +163,12 @@ class ChatCompletionsAccumulator(Accumulator):
         if choices.__class__ is list:
             self._recognized = True
         if (self.id, self.model, self._recognized) != known:
-            self._kept = None  # (a snapshot after this chunk shares nothing with the last)
+            self._epoch = None  # (a snapshot after this chunk shares nothing with the last)
         self._settled = self._recognized and self.id is not None and self.model is not None
 
     def _merge_delta(self, state: _MessageChoice, delta: Mapping[str, Any]) -> None:
         """Everything of a delta but ``content``: tool calls, reasoning, refusal, role, extras."""
+        self._epoch = None  # (more than a text may change: see Accumulator._epoch)
         message = state.message
         for key, value in delta.items():
             if value is None or key == "content":
@@ -194,6 +194,7 @@ class ChatCompletionsAccumulator(Accumulator):
 
     def _merge_tool_calls(self, state: _MessageChoice, fragments: Any) -> None:
         """Merge each fragment of a ``tool_calls`` list (what is not a list of objects is ignored)."""
+        self._epoch = None  # (a call may open or change: see Accumulator._epoch)
         for fragment in fragments if fragments.__class__ is list else ():
             if fragment.__class__ is dict:
                 self._merge_tool_call(state, fragment)

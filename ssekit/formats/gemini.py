@@ -127,19 +127,21 @@ class GeminiAccumulator(Accumulator):
         return _Candidate()
 
     def _dispatch(self, payload: Dict[str, Any], name: Optional[str]) -> str:
-        """Merge one chunk; a text-only part continuing text takes the shortest path."""
+        """Merge one chunk; a text-only part continuing text takes the shortest path.
+
+        The paths that change more than a text (or the usage) end snapshot sharing (see ``Accumulator._epoch``).
+        """
         if payload.get("error"):
             self._raise_error(payload)
-        known = self._recognized and self.id is not None and self.model is not None  # (then the chunk may only grow)
-        if not known:
+        if self.id is None or self.model is None:
             self._take_ids(payload)
+            self._epoch = None
         text = ""
         candidates = payload.get("candidates")
         if candidates.__class__ is list and candidates:
-            self._recognized = True
+            self._recognized = True  # (a stream recognized here is not complete before its finish reason, which ends sharing)
             main = self._main
             finished = False
-            grown = known  # (only a text grew: see Accumulator._epoch)
             for position, candidate in enumerate(candidates):
                 if candidate.__class__ is not dict:
                     continue
@@ -161,30 +163,29 @@ class GeminiAccumulator(Accumulator):
                                     run.tail.append(piece)
                             else:
                                 piece = self._add_part(state, part)
-                                grown = False
                             if piece and state is main:
                                 text += piece
                     role = content.get("role")
                     if role != "model" and role.__class__ is str and role:
                         state.content["role"] = role
-                        grown = False
+                        self._epoch = None
                 reason = candidate.get("finishReason")
                 if reason.__class__ is str and reason and reason not in _NOT_A_REASON:
                     state.finish(reason)
                     finished = self._finished = True
-                    grown = False
+                    self._epoch = None
                 if len(candidate) > 2 and state is main:
-                    grown = False
+                    self._epoch = None
                     self._extra.update((key, value) for key, value in candidate.items() if key not in _CANDIDATE_KEYS)
-            if grown and payload.get("promptFeedback") is None:
-                self._epoch = self._kept
             if finished or self._ended:  # (only a finish reason, or a candidate after the end, changes it)
                 self._ended = all(choice.raw_finish_reason for choice in self._choices.values())
         elif not any(key in payload for key in _KEYS):
             return self._untyped(payload)
         usage = payload.get("usageMetadata")
         if usage is not None:
-            self._recognized = True
+            if not self._recognized:
+                self._recognized = True
+                self._epoch = None
             if usage.__class__ is dict:  # a running snapshot: it replaces the last (kept as sent, like parts' values)
                 self._usage = usage
                 self._usage_final = self._finished
@@ -205,6 +206,7 @@ class GeminiAccumulator(Accumulator):
 
     def _add_part(self, state: _Candidate, part: Dict[str, Any]) -> str:
         """Add one part to a candidate (merged into the text run it continues); return the answer text it adds."""
+        self._epoch = None
         piece = part.get("text")
         thought = part.get("thought") is True
         mergeable = isinstance(piece, str) and part.keys() <= _TEXT_PART_KEYS
@@ -238,6 +240,7 @@ class GeminiAccumulator(Accumulator):
 
         The StreamError's ``type`` is ``prompt_blocked``, its ``code`` the ``blockReason``.
         """
+        self._epoch = None
         feedback = as_dict(feedback)
         if feedback:
             self._extra["promptFeedback"] = dict(feedback)
