@@ -271,16 +271,15 @@ def _freeze_list(members: List[Any]) -> "_FrozenList":
 _FREEZERS = {Text: Text.view, JSONText: JSONText.view, Item: _freeze_item, list: _freeze_list}  # type: Dict[type, Callable[[Any], Any]]
 
 
-def views_in(frozen: Any) -> Tuple[TextView, ...]:
-    """Every text view in what a format's ``_freeze`` returned, in order."""
+def views_in(frozen: Any, found: Optional[List[TextView]] = None) -> List[TextView]:
+    """Every text view in what a format's ``_freeze`` returned, in order (appended to *found*)."""
+    found = [] if found is None else found
     if isinstance(frozen, TextView):
-        return (frozen,)
-    if frozen.__class__ in _FROZEN_CONTAINERS:
-        found = ()  # type: Tuple[TextView, ...]
+        found.append(frozen)
+    elif frozen.__class__ in _FROZEN_CONTAINERS:
         for member in frozen.values() if frozen.__class__ is _Frozen else frozen:
-            found += views_in(member)
-        return found
-    return ()
+            views_in(member, found)
+    return found
 
 
 def regrown(frozen: Any, fresh: Mapping[int, TextView]) -> Any:
@@ -766,11 +765,8 @@ class Accumulator:
         """The usage so far; built again only once the provider reported new usage (snapshots share it)."""
         built = self._usage_built
         if built is None or built[0] is not self._usage or built[1] != self._usage_final:
-            built = self._usage_built = (self._usage, self._usage_final, self._usage_now())
+            built = self._usage_built = (self._usage, self._usage_final, usage_from(self._usage_of, self._usage, self._usage_final))
         return built[2]
-
-    def _usage_now(self) -> Usage:
-        return usage_from(self._usage_of, self._usage, self._usage_final)
 
     def _finish_reason(self, choice: Choice) -> Optional[str]:
         """*choice*'s finish reason in ssekit's words (``stop`` with tool calls is ``tool_calls``)."""
@@ -815,7 +811,7 @@ class _Epoch:
 
     def __init__(self, output: Any, fields: Tuple[Any, ...], usage_from: Tuple[Any, bool]) -> None:
         self.output = output
-        self.views = None  # type: Optional[Tuple[TextView, ...]]  # the output's text views, once shared
+        self.views = None  # type: Optional[List[TextView]]  # the output's text views, once shared
         self.texts = []  # type: List[Text]
         self.fields = fields
         self.usage_from = usage_from  # the raw usage the fields' Usage was built from, and its finality
