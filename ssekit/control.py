@@ -19,7 +19,7 @@ import math
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
@@ -37,6 +37,9 @@ from .errors import (
 )
 from ._text import redact_url
 from .http import parse_retry_after, short_reason
+
+if TYPE_CHECKING:
+    from .completion import Completion
 
 __all__ = ["Attempt", "attempts"]
 
@@ -88,16 +91,19 @@ def remaining(deadline: Optional[float]) -> Optional[float]:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def bounded_timeout(timeout: TimeoutLike, deadline: Optional[float]) -> TimeoutLike:
+def bounded_timeout(
+    timeout: TimeoutLike, deadline: Optional[float], partial: "Optional[Completion]" = None
+) -> TimeoutLike:
     """*timeout* as requests takes it, each part cut to the time left before *deadline*.
 
-    Raises :class:`StreamTimeoutError` when the deadline has already passed.
+    Raises :class:`StreamTimeoutError` when the deadline has already passed,
+    carrying *partial* (the answer received so far, when the request continues one).
     """
     left = remaining(deadline)
     if left is None:
         return timeout
     if left <= 0:
-        raise StreamTimeoutError("the deadline passed before the request could be sent")
+        raise StreamTimeoutError("the deadline passed before the request could be sent", partial=partial)
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     return (left if connect is None else min(connect, left), left if read is None else min(read, left))
 
@@ -328,9 +334,10 @@ class Attempt:
         """Mark that output reached the caller: from now on a failure is never retried silently."""
         self.committed = True
 
-    def timeout(self, timeout: TimeoutLike = None) -> TimeoutLike:
-        """*timeout* for requests, each part cut to what is left of the deadline."""
-        return bounded_timeout(timeout, self.deadline)
+    def timeout(self, timeout: TimeoutLike = None, partial: "Optional[Completion]" = None) -> TimeoutLike:
+        """*timeout* for requests, each part cut to what is left of the deadline (past it: a
+        :class:`StreamTimeoutError` carrying *partial*, what a continued answer received so far)."""
+        return bounded_timeout(timeout, self.deadline, partial)
 
     def __enter__(self) -> "Attempt":
         return self

@@ -281,7 +281,7 @@ def fetch_json(
     sent["Accept"] = "application/json"
     response = open_response(
         session, "GET", url, secrets=secrets, deadline=attempt.deadline, interrupter=interrupter, partial=partial,
-        headers=sent, timeout=attempt.timeout(timeout), **kwargs
+        headers=sent, timeout=attempt.timeout(timeout, partial), **kwargs
     )
     with contextlib.closing(response):
         return parse_body(response, read_body(response, max_size, attempt.deadline, partial))

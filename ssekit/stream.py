@@ -402,7 +402,7 @@ class CompletionStream:
                     results=request is None,
                     json=self._json if request is None else None,
                     headers=self._headers if request is None else request.headers,
-                    timeout=attempt.timeout(self.timeout),
+                    timeout=attempt.timeout(self.timeout, self.completion),
                     **self._request_kwargs
                 )
             except APIStatusError as exc:

@@ -9,9 +9,10 @@ import requests
 from urllib3.util.retry import Retry
 
 import ssekit
-from ssekit import APIStatusError, IncompleteStreamError, SSEKitError, StreamTimeoutError, connect_sse
+from ssekit import APIStatusError, Completion, IncompleteStreamError, SSEKitError, StreamTimeoutError, connect_sse
 from ssekit.control import (
     DEFAULT_JITTER,
+    Attempt,
     attempts,
     bounded_timeout,
     deadline_at,
@@ -110,9 +111,14 @@ class Deadlines(unittest.TestCase):
         connect, read = bounded_timeout(None, end)  # type: ignore[misc]
         self.assertTrue(1.5 < connect <= 2.0 and 1.5 < read <= 2.0)
 
-    def test_a_passed_deadline_raises(self) -> None:
-        with self.assertRaises(StreamTimeoutError):
+    def test_a_passed_deadline_raises_with_what_was_received(self) -> None:
+        with self.assertRaises(StreamTimeoutError) as caught:
             bounded_timeout(5, deadline_at(-1))
+        self.assertIsNone(caught.exception.partial)
+        partial = Completion()
+        with self.assertRaises(StreamTimeoutError) as caught:
+            Attempt(2, deadline_at(-1)).timeout(5, partial)
+        self.assertIs(caught.exception.partial, partial)
 
 
 class Loop(unittest.TestCase):

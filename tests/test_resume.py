@@ -13,8 +13,12 @@ from typing import Any, Dict, Iterator, List, Tuple
 from urllib3.util.retry import Retry
 
 import ssekit
+from ssekit._text import NO_SECRETS
+from ssekit.control import Attempt, deadline_at
 from ssekit.errors import IncompleteStreamError, InvalidRequestError, StreamGapError, StreamTimeoutError
 from ssekit.formats.responses import ResponsesCursor
+from ssekit.http import Interrupter
+from ssekit.resume import fetch_json
 from ssekit.sse import iter_sse
 from ssekit.testing import builders
 from ssekit.testing.gateway import LocalGateway, sample_request
@@ -139,6 +143,17 @@ class BackgroundResponses(unittest.TestCase):
                 "".join(stream)
         self.assertTrue(ANSWER.startswith(caught.exception.partial.text))
         self.assertGreater(len(caught.exception.partial.text), 0)
+
+    def test_a_poll_sent_after_the_deadline_keeps_the_partial_answer(self) -> None:
+        # The wait between two polls can end after the deadline on a loaded machine: the poll is then not sent,
+        # and its error still carries what was received (it once came without it).
+        attempt = Attempt(2, deadline_at(-1))
+        partial = ssekit.Completion()
+        with closing_session() as session:
+            with self.assertRaises(StreamTimeoutError) as caught:
+                fetch_json(session, self.url, secrets=NO_SECRETS, headers={}, attempt=attempt, timeout=5,
+                           interrupter=Interrupter(), partial=partial)  # fmt: skip
+        self.assertIs(caught.exception.partial, partial)
 
     def test_a_cancel_while_polling_ends_quietly(self) -> None:
         self.gateway.resume_window = 0.0
