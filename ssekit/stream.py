@@ -51,7 +51,7 @@ from .http import (
 )
 from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
-from .updates import TextUpdate, Update, new_record, whole_answer_updates
+from .updates import TextUpdate, ToolCallDelta, Update, new_record, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -307,12 +307,19 @@ class CompletionStream:
                 event, delta = pair
                 if updates:
                     progress = self._accumulator.progress if self._accumulator is not None else None
-                    if progress is not None and not progress.notes:  # the common event: text only, one record
-                        if delta:
-                            if self._attempt is not None:
+                    if progress is not None:
+                        notes = progress.notes
+                        if not notes:  # the common event: text only, one record
+                            if delta:
+                                if self._attempt is not None:
+                                    self._attempt.commit()
+                                yield new_record(TextUpdate, (delta,))
+                            continue
+                        if not delta and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:  # a tool call's
+                            if self._attempt is not None:  # common event: one fragment, its record already made
                                 self._attempt.commit()
-                            yield new_record(TextUpdate, (delta,))
-                        continue
+                            yield notes.pop()
+                            continue
                     records = self._updates_after(delta)
                     if records:
                         if self._attempt is not None:

@@ -17,7 +17,8 @@ from ssekit import IncompleteStreamError, SSEKitError, accumulate, iter_sse, ite
 from ssekit.formats import FORMATS, ChatCompletionsAccumulator
 from ssekit.testing import LocalGateway, sample_request
 from ssekit.testing.builders import build_events, chat_completions_events, chunkings, sse_event
-from ssekit.updates import FinishUpdate, TextUpdate, ToolCallDelta, ToolCallDone, ToolCallStart, UsageUpdate
+from ssekit.testing.server import ScriptedResponse, SSEServer
+from ssekit.updates import FinishUpdate, TextUpdate, ToolCallDelta, ToolCallDone, ToolCallStart, UsageUpdate, update_to_dict
 
 #: Formats with tool calls and reasoning, and the builder keywords that give them both.
 TOOL_FORMATS = ("chat_completions", "responses", "messages", "cohere", "gemini")
@@ -274,6 +275,18 @@ class OverTheWire(unittest.TestCase):
                         self.assertEqual("".join(u.text for u in updates if u.kind == "text"), "Il fait beau.")
                         finish = FinishUpdate(answer.completion.finish_reason, answer.completion.raw_finish_reason)
                         self.assertEqual([u for u in updates if u.kind == "finish"], [finish])
+
+    def test_the_records_of_tool_call_streams_are_those_of_their_bytes(self) -> None:
+        # The stream's loop makes a tool call's common fragment record on its own path: it must agree with iter_updates.
+        with SSEServer() as server:
+            for format in TOOL_FORMATS:
+                with self.subTest(format=format):
+                    events = build_events(format, "Bonjour, le monde", **options_for(format))
+                    expected = [update_to_dict(u) for u in iter_updates(iter_sse(events), format)]
+                    server.script("/" + format, ScriptedResponse.sse(events))
+                    with ssekit.stream_completion(server.url("/" + format), format=format, json={}, timeout=10) as answer:
+                        self.assertEqual([update_to_dict(u) for u in answer.updates()], expected)
+                    self.assertIn("tool_call_delta", [record["kind"] for record in expected])
 
     def test_updates_after_text_iteration_began_is_refused(self) -> None:
         with LocalGateway(answer="one two three") as gateway:

@@ -25,7 +25,7 @@ from ..completion import Completion, ToolCall, Usage, UsageLater, Views, complet
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
-from ..updates import FinishUpdate, Progress, TextUpdate, ToolCallDelta, Update, UsageUpdate
+from ..updates import FinishUpdate, Progress, TextUpdate, Update, UsageUpdate
 
 if TYPE_CHECKING:  # pragma: no cover - typing-extensions is for type checkers only here
     from typing_extensions import Final, Protocol
@@ -532,14 +532,14 @@ class Accumulator:
         Needs :meth:`watch` before the first event. Text, reasoning and tool
         calls come as the format reported them, then usage and the finish
         reason if the event changed them. While ``progress.notes`` is empty
-        the event added text only, and the records are just ``[TextUpdate(text)]``.
+        the event added text only, and the records are just ``[TextUpdate(text)]``;
+        when it holds one :class:`~ssekit.updates.ToolCallDelta` and no text
+        came, that record is all (the stream loops check both cases first).
         """
         progress = self.progress
         if progress is None:
             raise SSEKitError("call watch() before adding events whose updates you want")
         notes = progress.notes
-        if not text and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:  # a tool call's common event
-            return [notes.pop()]
         updates = [TextUpdate(text)] if text else []  # type: List[Update]
         if not notes:
             return updates
