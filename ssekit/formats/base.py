@@ -16,6 +16,7 @@ joined only when the snapshot is read.
 """
 import dataclasses
 import json
+from functools import partial
 import platform
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
@@ -825,10 +826,8 @@ class _Epoch:
         raw, final = accumulator._usage, accumulator._usage_final
         if self.usage_from[0] is not raw or self.usage_from[1] != final:  # (raw usage is replaced, never changed)
             self.usage_from = (raw, final)
-            usage_of = accumulator._usage_of
-            self.fields = (UsageLater(lambda: usage_from(usage_of, raw, final)),) + self.fields[1:]
-        views = accumulator._views
-        return completion_from_fields(self.fields, lambda: self.views_at(views, marks))
+            self.fields = (UsageLater(partial(usage_from, accumulator._usage_of, raw, final)),) + self.fields[1:]
+        return completion_from_fields(self.fields, partial(self.views_at, accumulator._views, marks))
 
     def views_at(self, views: Callable[[Any], Views], marks: List[Any]) -> Views:
         """The views of a snapshot whose texts had grown to *marks*."""
