@@ -181,6 +181,15 @@ class ReadOnly(unittest.TestCase):
         completion = accumulate(iter_sse(chat_completions_events("Hi")))
         with self.assertRaises(AttributeError):
             completion.text = "changed"  # type: ignore[misc]
+        for name in ("text", "usage", "tool_calls", "output", "finish_reason", "id", "complete", "choices", "resumed"):
+            with self.subTest(name=name):
+                with self.assertRaises(AttributeError):
+                    setattr(completion, name, None)
+                with self.assertRaises(AttributeError):
+                    delattr(completion, name)
+        with self.assertRaises(AttributeError):
+            completion.new_field = 1  # type: ignore[attr-defined]
+        self.assertEqual(completion.text, "Hi")
         deep = "[" * 700 + "]" * 700
         accumulator = ChatCompletionsAccumulator()
         accumulator.add('{"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop"}], '

@@ -16,13 +16,12 @@ joined only when the snapshot is read.
 """
 import dataclasses
 import json
-from functools import partial
 import platform
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
-from ..completion import Completion, ToolCall, Usage, UsageLater, Views, completion_from_fields
+from ..completion import Completion, ToolCall, Usage, Views, completion_from_fields, usage_later
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
@@ -822,12 +821,13 @@ class _Epoch:
         if self.views is None:
             self.views = views_in(self.output)
             self.texts = [view._text for view in self.views]
-        marks = list(map(Text.mark, self.texts))
+        texts = self.texts  # (the usual single text skips the comprehension, a function call of its own before 3.12)
+        marks = [texts[0].mark()] if len(texts) == 1 else [text.mark() for text in texts]
         raw, final = accumulator._usage, accumulator._usage_final
         if self.usage_from[0] is not raw or self.usage_from[1] != final:  # (raw usage is replaced, never changed)
             self.usage_from = (raw, final)
-            self.fields = (UsageLater(partial(usage_from, accumulator._usage_of, raw, final)),) + self.fields[1:]
-        return completion_from_fields(self.fields, partial(self.views_at, accumulator._views, marks))
+            self.fields = (usage_later(usage_from, accumulator._usage_of, raw, final),) + self.fields[1:]
+        return completion_from_fields(self.fields, (_Epoch.views_at, self, accumulator._views, marks))
 
     def views_at(self, views: Callable[[Any], Views], marks: List[Any]) -> Views:
         """The views of a snapshot whose texts had grown to *marks*."""
