@@ -11,7 +11,7 @@ import enum
 import logging
 import os
 import threading
-from typing import Any, Callable, Generator, Iterator, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -305,36 +305,34 @@ class CompletionStream:
                 if pair is None:
                     return
                 event, delta = pair
-                if updates:
+                if not updates:
+                    if text and not delta:
+                        continue
+                    out = delta if text else event  # type: Any
+                else:
                     progress = self._accumulator.progress if self._accumulator is not None else None
-                    if progress is not None:
-                        notes = progress.notes
-                        if not notes:  # the common event: text only, one record
-                            if delta:
-                                if self._attempt is not None:
-                                    self._attempt.commit()
-                                yield new_record(TextUpdate, (delta,))
+                    notes = progress.notes if progress is not None else None
+                    if notes is not None and not notes:  # the common event: text only, one record
+                        if not delta:
                             continue
-                        if not delta and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:  # a tool call's
-                            if self._attempt is not None:  # common event: one fragment, its record already made
-                                self._attempt.commit()
-                            yield notes.pop()
+                        out = new_record(TextUpdate, (delta,))
+                    elif notes and not delta and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:
+                        out = notes.pop()  # a tool call's common event: one fragment, its record already made
+                    else:
+                        out = self._updates_after(delta)  # several records, or none (a list)
+                        if not out:
                             continue
-                    records = self._updates_after(delta)
-                    if records:
-                        if self._attempt is not None:
-                            self._attempt.commit()
-                        yield from records
-                    continue
-                if text and not delta:
-                    continue
-                if self._attempt is not None:
-                    self._attempt.commit()
-                yield delta if text else event
+                attempt = self._attempt
+                if attempt is not None and not attempt.committed:
+                    attempt.commit()  # output reaches the caller: from now on a failure is not retried silently
+                if out.__class__ is list:
+                    yield from out
+                else:
+                    yield out
         finally:
             self.close()  # a break or an error: release now, not when the generator is collected
 
-    def _updates_after(self, delta: str) -> Sequence[Update]:
+    def _updates_after(self, delta: str) -> List[Update]:
         """The records of the event just read (of the whole answer, for a non-streamed one)."""
         accumulator = self._accumulator
         if accumulator is None:  # (a whole result: no accumulator ran)
