@@ -140,7 +140,7 @@ class TextView(tuple):  # type: ignore[type-arg]
     @property
     def started(self) -> bool:
         """Whether the string had arrived (an empty one included) when the view was taken."""
-        return self[5]  # type: ignore[no-any-return]
+        return self[5] or self[2] > 0 or self[4] > 0  # type: ignore[no-any-return]  # (appending starts it)
 
     def value(self) -> str:
         """The string this view stands for."""
@@ -221,7 +221,7 @@ class Text:
             self._chunks.append("".join(tail))
             self.tail = tail = []
         chunks = self._chunks
-        return (chunks, len(chunks), tail, len(tail), self.started or bool(tail or chunks))
+        return (chunks, len(chunks), tail, len(tail), self.started)
 
     def view_at(self, mark: Tuple[List[str], int, List[str], int, bool]) -> "TextView":
         """The view of this string where :meth:`mark` said it had grown to."""
@@ -794,7 +794,7 @@ class Accumulator:
             extra=self._extra if whole else None,
         )
         if whole and not choices:
-            self._epoch = _Epoch(output, completion._fields, (self._usage, self._usage_final))
+            self._epoch = _Epoch(output, completion._fields, self._usage, self._usage_final)
         return completion
 
 
@@ -807,29 +807,35 @@ class _Epoch:
     put in place when read) and the usage as it is.
     """
 
-    __slots__ = ("output", "views", "texts", "fields", "usage_from")
+    __slots__ = ("output", "views", "texts", "fields", "raw_usage", "final_usage")
 
-    def __init__(self, output: Any, fields: Tuple[Any, ...], usage_from: Tuple[Any, bool]) -> None:
+    def __init__(self, output: Any, fields: Tuple[Any, ...], raw_usage: Any, final_usage: bool) -> None:
         self.output = output
         self.views = None  # type: Optional[List[TextView]]  # the output's text views, once shared
         self.texts = []  # type: List[Text]
         self.fields = fields
-        self.usage_from = usage_from  # the raw usage the fields' Usage was built from, and its finality
+        self.raw_usage = raw_usage  # the raw usage the fields' Usage was built from, and its finality
+        self.final_usage = final_usage
 
     def again(self, accumulator: Accumulator) -> Completion:
         """A snapshot of *accumulator* now: its texts grew since the first of this epoch, nothing else did."""
         if self.views is None:
             self.views = views_in(self.output)
             self.texts = [view._text for view in self.views]
-        texts = self.texts  # (the usual single text skips the comprehension, a function call of its own before 3.12)
-        marks = [texts[0].mark()] if len(texts) == 1 else [text.mark() for text in texts]
+        texts = self.texts  # (no comprehension or map(): before 3.12 one is a call of its own, the other calls from C)
+        if len(texts) == 1:
+            marks = (texts[0].mark(),)  # type: Sequence[Any]
+        else:
+            marks = []
+            for text in texts:
+                marks.append(text.mark())
         raw, final = accumulator._usage, accumulator._usage_final
-        if self.usage_from[0] is not raw or self.usage_from[1] != final:  # (raw usage is replaced, never changed)
-            self.usage_from = (raw, final)
+        if self.raw_usage is not raw or self.final_usage is not final:  # (raw usage is replaced, never changed)
+            self.raw_usage, self.final_usage = raw, final
             self.fields = (usage_later(usage_from, accumulator._usage_of, raw, final),) + self.fields[1:]
         return completion_from_fields(self.fields, (_Epoch.views_at, self, accumulator._views, marks))
 
-    def views_at(self, views: Callable[[Any], Views], marks: List[Any]) -> Views:
+    def views_at(self, views: Callable[[Any], Views], marks: Sequence[Any]) -> Views:
         """The views of a snapshot whose texts had grown to *marks*."""
         grown = {id(view): text.view_at(mark) for view, text, mark in zip(self.views or (), self.texts, marks)}
         return views(regrown(self.output, grown))
