@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from .._text import NO_SECRETS, Secrets, preview, printable
-from ..completion import Completion, ToolCall, Usage, Views, completion_from_fields, usage_later
+from ..completion import Completion, ToolCall, Usage, Views, _new_object, completion_from_fields, usage_later
 from ..errors import IncompleteStreamError, MalformedEventError, SSEKitError, StreamError, UnsupportedFormatError
 from ..partial_json import PrefixReader, parse_partial_json
 from ..sse import ServerSentEvent
@@ -125,10 +125,10 @@ _new_tuple = tuple.__new__
 
 
 class TextView(tuple):  # type: ignore[type-arg]
-    """A :class:`Text` frozen at one moment (the lists it points to only ever grow past it).
+    """A :class:`Text` frozen at one moment: ``(text, its pieces list, how many pieces)``.
 
-    A tuple, made in one step, since a snapshot takes one per growing text:
-    ``(text, chunks, how many chunks, tail, how many tail pieces, started)``.
+    A tuple, made in one step, since a snapshot takes one per growing text;
+    the pieces list only ever grows past the count.
     """
 
     __slots__ = ()
@@ -140,12 +140,19 @@ class TextView(tuple):  # type: ignore[type-arg]
     @property
     def started(self) -> bool:
         """Whether the string had arrived (an empty one included) when the view was taken."""
-        return self[5] or self[2] > 0 or self[4] > 0  # type: ignore[no-any-return]  # (appending starts it)
+        return self[2] > 0  # type: ignore[no-any-return]
 
     def value(self) -> str:
-        """The string this view stands for."""
-        pieces = self[1][: self[2]] + self[3][: self[4]]
-        return pieces[0] if len(pieces) == 1 else "".join(pieces)
+        """The string this view stands for, joined from the text's last join on (see :class:`Text`)."""
+        text, pieces, count = self
+        if text.pieces is pieces:
+            joined, joined_count = text.joined
+            if joined_count <= count:
+                if joined_count < count:
+                    joined = joined + "".join(pieces[joined_count:count]) if joined_count else "".join(pieces[:count])
+                    text.joined = (joined, count)
+                return joined  # type: ignore[no-any-return]
+        return "".join(pieces[:count])
 
     def partial_json(self, value: str) -> Any:
         """What this view's *value* says as a JSON prefix, read by its text's one :class:`PrefixReader`.
@@ -154,7 +161,7 @@ class TextView(tuple):  # type: ignore[type-arg]
         of a text replaced since (``Text.set``) is parsed alone.
         """
         text = self._text
-        if text._chunks is not self[1]:
+        if text.pieces is not self[1]:
             return parse_partial_json(value)
         if text.reader is None:
             text.reader = PrefixReader()
@@ -168,64 +175,48 @@ class JSONTextView(TextView):
 
 
 class Text:
-    """A string that grows by pieces: append to ``tail``; snapshots cost O(1), joining waits until read.
+    """A string that grows by pieces, appended to ``pieces``; a snapshot is the count of pieces, joined when read.
 
-    Full runs of pieces are joined into chunks as snapshots are taken, so a
-    long answer polled after every event is joined once, not once per poll.
-    ``started`` tells a string that never arrived (None in the output) from an empty one.
+    A string that never arrived (None in the output) has no pieces; an empty
+    one has ``[""]``. ``joined`` is the latest join and the count it covers,
+    so a long answer read after every event is joined once, not once per read.
     ``reader`` parses it as JSON for :meth:`TextView.partial_json`, from the first time that is asked.
     """
 
-    __slots__ = ("tail", "_chunks", "started", "reader")
+    __slots__ = ("pieces", "joined", "reader")
     _view_class = TextView  # type: ClassVar[Type[TextView]]
 
     def __init__(self, initial: Any = None) -> None:
-        self.started = isinstance(initial, str)  # (appending to tail starts it too)
-        self.tail = [initial] if self.started and initial else []  # type: List[str]
-        self._chunks = []  # type: List[str]
+        self.pieces = [initial] if isinstance(initial, str) else []  # type: List[str]
+        self.joined = ("", 0)  # type: Tuple[str, int]
         self.reader = None  # type: Optional[PrefixReader]
 
     def add(self, piece: Any) -> str:
-        """Append *piece* if it is a string; return what was added."""
+        """Append *piece* if it is a string (an empty one starts the string); return what was added."""
         if piece.__class__ is str:
-            if piece:
-                self.tail.append(piece)
-                return piece
-            self.started = True
+            self.pieces.append(piece)
+            return piece
         return ""
 
     def set(self, value: Any) -> None:
-        """Replace the whole string (a ``done`` event's complete value); new lists keep old snapshots intact.
+        """Replace the whole string (a ``done`` event's complete value); a new list keeps old snapshots intact.
 
         The usual complete value repeats what streamed: then nothing is replaced.
         """
         if isinstance(value, str):
-            self.started = True
-            if value == self.value():
+            if self.pieces and value == self.value():
                 return
-            self.tail = [value] if value else []
-            self._chunks = []
+            self.pieces = [value]
+            self.joined = ("", 0)
             self.reader = None
 
     def __bool__(self) -> bool:
-        return bool(self.tail) or bool(self._chunks)
+        return any(self.pieces)
 
     def view(self) -> "TextView":
         """This string as it is now, to be joined when read."""
-        return _new_tuple(self._view_class, (self,) + self.mark())
-
-    def mark(self) -> Tuple[List[str], int, List[str], int, bool]:
-        """Where this string has grown to: a :class:`TextView` but its first member (``view_at`` makes one)."""
-        tail = self.tail
-        if len(tail) > 64:
-            self._chunks.append("".join(tail))
-            self.tail = tail = []
-        chunks = self._chunks
-        return (chunks, len(chunks), tail, len(tail), self.started)
-
-    def view_at(self, mark: Tuple[List[str], int, List[str], int, bool]) -> "TextView":
-        """The view of this string where :meth:`mark` said it had grown to."""
-        return _new_tuple(self._view_class, (self,) + mark)
+        pieces = self.pieces
+        return _new_tuple(self._view_class, (self, pieces, len(pieces)))
 
     def value(self) -> str:
         """The string as it is now."""
@@ -592,8 +583,20 @@ class Accumulator:
     def completion(self) -> Completion:
         """A fresh snapshot of everything rebuilt so far (cheap: the text is joined when read)."""
         epoch = self._epoch
-        if epoch is not None and len(self._choices) == 1:
-            return epoch.again(self)
+        if epoch is not None:  # only texts (and the usage) changed since the last: share it (see _Epoch)
+            # (written out, not a call of _Epoch's: a progress display takes a snapshot after every event)
+            if epoch.raw_usage is not self._usage:
+                epoch.usage_changed(self)
+            made = _new_object(Completion)
+            made._fields = epoch.fields
+            lists, texts = epoch.lists, epoch.texts  # (then the texts' sizes now: Completion._resolved makes the views)
+            if texts == 1:
+                made._resolve = (epoch, len(lists[0]))
+            elif texts == 2:
+                made._resolve = (epoch, len(lists[0]), len(lists[1]))
+            else:
+                made._resolve = (epoch,) + tuple(map(len, lists))
+            return made
         complete = self.complete
         if len(self._choices) < 2:
             return self._snapshot(self._main, complete, whole=True)
@@ -699,6 +702,7 @@ class Accumulator:
             if len(self._choices) >= MAX_CHOICES:
                 raise self.malformed("more than %d choices in one stream" % MAX_CHOICES)
             choice = self._choices[index] = self._new_choice()
+            self._epoch = self._kept = None  # (snapshots of several choices share nothing)
         return choice
 
     def _new_choice(self) -> Choice:
@@ -794,7 +798,7 @@ class Accumulator:
             extra=self._extra if whole else None,
         )
         if whole and not choices:
-            self._epoch = _Epoch(output, completion._fields, self._usage, self._usage_final)
+            self._epoch = _Epoch(output, views, completion._fields, self._usage, self._usage_final)
         return completion
 
 
@@ -803,42 +807,34 @@ class _Epoch:
 
     A progress display takes a snapshot after every event; most events only
     append to a text already in the output. Their snapshots share the first
-    one's frozen output and fields, with a new view of each text (made now,
-    put in place when read) and the usage as it is.
+    one's frozen output and fields, with the size of each text (its views made
+    when read, by calling the epoch with the sizes) and the usage as it is.
+    ``Accumulator.completion`` takes them.
     """
 
-    __slots__ = ("output", "views", "texts", "fields", "raw_usage", "final_usage")
+    __slots__ = ("output", "make_views", "views", "lists", "texts", "fields", "rest", "raw_usage", "final_usage")
 
-    def __init__(self, output: Any, fields: Tuple[Any, ...], raw_usage: Any, final_usage: bool) -> None:
+    def __init__(self, output: Any, make_views: Callable[[Any], Views], fields: Tuple[Any, ...], raw_usage: Any, final_usage: bool) -> None:
         self.output = output
-        self.views = None  # type: Optional[List[TextView]]  # the output's text views, once shared
-        self.texts = []  # type: List[Text]
+        self.make_views = make_views  # the format's Accumulator._views
+        self.views = views_in(output)
+        self.lists = [view[1] for view in self.views]  # the texts' pieces (a text is not replaced in an epoch)
+        self.texts = len(self.lists)
         self.fields = fields
+        self.rest = fields[1:]  # (all but the usage, which may change: Gemini's running counts)
         self.raw_usage = raw_usage  # the raw usage the fields' Usage was built from, and its finality
         self.final_usage = final_usage
 
-    def again(self, accumulator: Accumulator) -> Completion:
-        """A snapshot of *accumulator* now: its texts grew since the first of this epoch, nothing else did."""
-        if self.views is None:
-            self.views = views_in(self.output)
-            self.texts = [view._text for view in self.views]
-        texts = self.texts  # (no comprehension or map(): before 3.12 one is a call of its own, the other calls from C)
-        if len(texts) == 1:
-            marks = (texts[0].mark(),)  # type: Sequence[Any]
-        else:
-            marks = []
-            for text in texts:
-                marks.append(text.mark())
-        raw, final = accumulator._usage, accumulator._usage_final
-        if self.raw_usage is not raw or self.final_usage is not final:  # (raw usage is replaced, never changed)
-            self.raw_usage, self.final_usage = raw, final
-            self.fields = (usage_later(usage_from, accumulator._usage_of, raw, final),) + self.fields[1:]
-        return completion_from_fields(self.fields, (_Epoch.views_at, self, accumulator._views, marks))
+    def usage_changed(self, accumulator: Accumulator) -> None:
+        """Take the usage the provider reported since (replaced whenever it or its finality changes, never
+        changed in place: see ``Accumulator._take_usage``)."""
+        raw, final = self.raw_usage, self.final_usage = accumulator._usage, accumulator._usage_final
+        self.fields = (usage_later(usage_from, accumulator._usage_of, raw, final),) + self.rest
 
-    def views_at(self, views: Callable[[Any], Views], marks: Sequence[Any]) -> Views:
-        """The views of a snapshot whose texts had grown to *marks*."""
-        grown = {id(view): text.view_at(mark) for view, text, mark in zip(self.views or (), self.texts, marks)}
-        return views(regrown(self.output, grown))
+    def __call__(self, *counts: int) -> Views:
+        """The views of a snapshot whose texts had grown to *counts* pieces."""
+        grown = {id(view): _new_tuple(view.__class__, (view[0], view[1], count)) for view, count in zip(self.views, counts)}
+        return self.make_views(regrown(self.output, grown))
 
 
 #: One tool result: ``(tool_call, output)`` or ``(tool_call, output, is_error)``.

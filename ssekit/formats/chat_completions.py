@@ -127,14 +127,14 @@ class ChatCompletionsAccumulator(Accumulator):
                             and arguments.__class__ is str
                             and arguments
                         ):
-                            pieces.tail.append(arguments)
+                            pieces.pieces.append(arguments)
                             if state.progress is not None:
                                 state.progress.tool_call_fragment(pieces, arguments)
                         else:
                             self._merge_tool_calls(state, fragments)  # type: ignore[arg-type]
                     elif content.__class__ is str:
                         if content:
-                            state.content.tail.append(content)  # type: ignore[attr-defined]
+                            state.content.pieces.append(content)  # type: ignore[attr-defined]
                             if state is main:
                                 text = content
                         if len(delta) > 1:
@@ -223,7 +223,7 @@ class ChatCompletionsAccumulator(Accumulator):
             target = call["function"]
             arguments = function.get("arguments")
             if arguments.__class__ is str and arguments:
-                target["arguments"].tail.append(arguments)
+                target["arguments"].pieces.append(arguments)
                 if state.progress is not None:
                     state.progress.tool_call_fragment(target["arguments"], arguments)
             if arguments is None or len(function) > 1:  # (the common fragment carries only arguments)

@@ -111,6 +111,7 @@ class CohereAccumulator(Accumulator):
         return _MessageChoice()
 
     def _ignored(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (nothing changed)
         return ""
 
     def _on_message_start(self, payload: Dict[str, Any]) -> str:
@@ -137,13 +138,15 @@ class CohereAccumulator(Accumulator):
         piece = content.get("text")
         if index == answer.text_index and piece.__class__ is str and index is not None:  # the common delta, directly
             if piece:
-                answer.text.tail.append(piece)
+                answer.text.pieces.append(piece)
             self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
             return piece
         item = _find(answer, "content", index)
         if item is None:  # a delta without its content-start: open the item it implies
             kind = "thinking" if isinstance(content.get("thinking"), str) else "text"
             item = self._content_item(index, {"type": kind})
+        else:
+            self._epoch = self._kept  # (at most a text grows)
         field = _CONTENT_TEXT.get(as_str(item.get("type")) or "")
         text = item.get(field) if field is not None else None
         if not isinstance(text, Text):
@@ -170,12 +173,14 @@ class CohereAccumulator(Accumulator):
         return item
 
     def _on_tool_plan_delta(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (only a text grows)
         piece = self._answer.tool_plan.add(_message_of(payload).get("tool_plan"))
         if self.progress is not None:
             self.progress.reasoning(piece)
         return ""
 
     def _on_tool_call_end(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (nothing changed)
         call = _find(self._answer, "tool_calls", payload.get("index"))
         if call is not None and self.progress is not None:
             self.progress.tool_call_done(id(call))
@@ -190,6 +195,8 @@ class CohereAccumulator(Accumulator):
         call = _find(self._answer, "tool_calls", index)
         if call is None:  # a delta without its tool-call-start
             call = self._tool_call(index, {})
+        else:
+            self._epoch = self._kept  # (only a text grows)
         fragment = as_dict(_one(_message_of(payload).get("tool_calls")).get("function"))
         piece = call["function"]["arguments"].add(fragment.get("arguments"))
         if self.progress is not None:

@@ -160,7 +160,7 @@ class GeminiAccumulator(Accumulator):
                             run = state.run
                             if run is not None and piece.__class__ is str and len(part) == 1 and not state.run_thought:
                                 if piece:  # the common part: answer text after answer text
-                                    run.tail.append(piece)
+                                    run.pieces.append(piece)
                             else:
                                 piece = self._add_part(state, part)
                             if piece and state is main:

@@ -118,7 +118,7 @@ class MessagesAccumulator(Accumulator):
             piece = delta.get("text")
             if piece.__class__ is str:
                 if piece:
-                    self._text.tail.append(piece)
+                    self._text.pieces.append(piece)
                 self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
                 return piece
         kind = as_str(kind)
@@ -132,14 +132,18 @@ class MessagesAccumulator(Accumulator):
         if target is None:
             return ""
         field, key = target
-        if block is None:  # a delta without its content_block_start: open the block it implies
-            block_type = "tool_use" if field == "input" else "thinking" if field == "signature" else field
-            block = self._add_block(index, {"type": block_type})
-        text = block.get(field)
-        if text is None and field in _STREAMED.get(as_str(block.get("type")) or "", ()):
-            text = block[field] = _streamed(field, None)
-        if not isinstance(text, Text):
-            return ""
+        text = block.get(field) if block is not None else None
+        if isinstance(text, Text):
+            self._epoch = self._kept  # (only a text grows)
+        else:
+            if block is None:  # a delta without its content_block_start: open the block it implies
+                block_type = "tool_use" if field == "input" else "thinking" if field == "signature" else field
+                block = self._add_block(index, {"type": block_type})
+                text = block.get(field)
+            if text is None and field in _STREAMED.get(as_str(block.get("type")) or "", ()):
+                text = block[field] = _streamed(field, None)
+            if not isinstance(text, Text):
+                return ""
         piece = text.add(delta.get(key))
         if field == "text":
             return piece
@@ -151,11 +155,13 @@ class MessagesAccumulator(Accumulator):
         return ""
 
     def _on_block_stop(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (nothing changed)
         if self.progress is not None:
             self.progress.tool_call_done(as_int(payload.get("index")))
         return ""
 
     def _on_ping(self, payload: Dict[str, Any]) -> str:
+        self._epoch = self._kept  # (nothing changed)
         return ""
 
     def _on_message_delta(self, payload: Dict[str, Any]) -> str:

@@ -221,7 +221,7 @@ class ResponsesAccumulator(Accumulator):
             latest = self._latest = (key, text, part.get("type"))  # type: ignore[union-attr]
         else:
             self._epoch = self._kept  # (only a text grew: see Accumulator._epoch)
-        latest[1].tail.append(delta)
+        latest[1].pieces.append(delta)
         if latest[2] == "output_text":
             self._delivered = True
             return delta
