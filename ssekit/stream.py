@@ -51,7 +51,7 @@ from .http import (
 )
 from .resume import ResumeLike, Resumption, fetch_json, resume_policy
 from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
-from .updates import TextUpdate, ToolCallDelta, Update, new_record, whole_answer_updates
+from .updates import Progress, TextUpdate, Update, new_record, whole_answer_updates
 
 __all__ = ["API_KEY_ENV", "CompletionStream", "follow_sse", "stream_completion"]
 
@@ -298,6 +298,7 @@ class CompletionStream:
                 "call stream_completion() again for a new request" % self._state.value
             )
         run = self._run
+        watched, progress = None, None  # type: Optional[Accumulator], Optional[Progress]  # the updates' accumulator, its progress
         try:
             while True:
                 with self._stepping:  # close() from another thread must not close it mid-step
@@ -310,16 +311,21 @@ class CompletionStream:
                         continue
                     out = delta if text else event  # type: Any
                 else:
-                    progress = self._accumulator.progress if self._accumulator is not None else None
-                    notes = progress.notes if progress is not None else None
-                    if notes is not None and not notes:  # the common event: text only, one record
-                        if not delta:
-                            continue
-                        out = new_record(TextUpdate, (delta,))
-                    elif notes and not delta and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:
-                        out = notes.pop()  # a tool call's common event: one fragment, its record already made
-                    else:
-                        out = self._updates_after(delta)  # several records, or none (a list)
+                    if self._accumulator is not watched:  # (the first event, or a new attempt's)
+                        watched = self._accumulator
+                        progress = watched.progress if watched is not None else None
+                    if progress is not None and not progress.notes:
+                        out = progress.record
+                        if out is None:  # the common event: text only, one record
+                            if not delta:
+                                continue
+                            out = new_record(TextUpdate, (delta,))
+                        elif delta:  # text and a fragment
+                            out = self._updates_after(delta)
+                        else:  # a tool call's common event: one fragment, its record made at once
+                            progress.record = None
+                    else:  # several records, or none (a list); a whole result's; or updates() asked too late (raises)
+                        out = self._updates_after(delta)
                         if not out:
                             continue
                 attempt = self._attempt

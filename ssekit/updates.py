@@ -92,13 +92,12 @@ class ToolCallDelta:
     records may be read from several threads.
     """
 
-    __slots__ = ("_fields", "_call", "_count", "_said")
+    __slots__ = ("_fields", "_said")
 
     def __init__(self, tool_index: int, id: Optional[str], name: Optional[str], fragment: str, arguments: Any, valid: bool = True) -> None:
-        self._fields = (tool_index, id, name, fragment)  # type: Tuple[int, Optional[str], Optional[str], str]
+        #: The four public fields, then (until read) the call whose first fragments it says, and how many.
+        self._fields = (tool_index, id, name, fragment, None, 0)  # type: Tuple[int, Optional[str], Optional[str], str, Optional[_Call], int]
         self._said = (arguments, valid)  # type: Optional[Tuple[Any, bool]]
-        self._call = None  # type: Optional[_Call]  # until read: the call whose first _count fragments it says
-        self._count = 0
 
     kind = "tool_call_delta"  # type: ClassVar[Literal['tool_call_delta']]
 
@@ -131,21 +130,22 @@ class ToolCallDelta:
     def _read(self) -> Tuple[Any, bool]:
         said = self._said
         if said is None:
-            call = self._call
+            fields = self._fields
+            call = fields[4]
             if call is None:  # another thread read it in between (it sets _said first)
                 return self._read()
-            said = self._said = call.parsed(self._count)
-            self._call = None  # (the record no longer holds the call's fragments)
+            said = self._said = call.parsed(fields[5])
+            self._fields = fields[:4] + (None, 0)  # (the record no longer holds the call's fragments)
         return said
 
     def _asdict(self) -> Dict[str, Any]:
         """The six fields by name, as a NamedTuple's ``_asdict()``."""
-        return dict(zip(("tool_index", "id", "name", "fragment", "arguments", "valid"), self._fields + self._read()))
+        return dict(zip(("tool_index", "id", "name", "fragment", "arguments", "valid"), self._fields[:4] + self._read()))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ToolCallDelta):
             return NotImplemented
-        return self._fields == other._fields and self._read() == other._read()
+        return self._fields[:4] == other._fields[:4] and self._read() == other._read()
 
     __hash__ = None  # type: ignore[assignment]  # (the arguments are a dict or list)
 
@@ -219,10 +219,8 @@ class _Call:
         pieces = self.pieces
         pieces.append(piece)
         record = _new_delta(ToolCallDelta)
-        record._fields = (self.tool_index, self.id, self.name, piece)
+        record._fields = (self.tool_index, self.id, self.name, piece, self, len(pieces))
         record._said = None
-        record._call = self
-        record._count = len(pieces)
         return record
 
     def parsed(self, count: int) -> Tuple[Any, bool]:
@@ -258,17 +256,20 @@ class Progress:
     :meth:`tool_call_fragment` and :meth:`tool_call_done` as things happen
     (*key* is whatever the format finds its calls by); the accumulator's
     machinery calls :meth:`usage` and :meth:`finish`. ``notes`` stays empty
-    for an event that only added answer text, which is how the records of
-    that common event cost one check (see ``Accumulator.updates_after``).
+    and ``record`` None for an event that only added answer text, which is
+    how the records of that common event cost two checks; an event that
+    brought one tool-call fragment and nothing else has just ``record`` (see
+    ``Accumulator.updates_after``).
     """
 
-    __slots__ = ("notes", "calls", "usage_changed", "usage_said", "finished")
+    __slots__ = ("notes", "record", "calls", "usage_changed", "usage_said", "finished")
 
     def __init__(self) -> None:
-        #: What the current event did, in order: ("reasoning", text) / ("start" | "done", call) / ("delta", call, text),
-        #: or the ToolCallDelta itself when it came first; None for usage or the finish reason (reported after
-        #: the rest). The list object never changes.
+        #: What the current event did, in order: ("reasoning", text) / ("start" | "done", call) / ("delta", call, text);
+        #: None for usage or the finish reason (reported after the rest). The list object never changes.
         self.notes = []  # type: List[Any]
+        #: The record of a fragment that came before anything else of the event, made at once.
+        self.record = None  # type: Optional[ToolCallDelta]
         self.calls = {}  # type: Dict[Any, _Call]
         self.usage_changed = False
         self.usage_said = None  # type: Any  # the counts (and finality) last reported
@@ -287,10 +288,19 @@ class Progress:
 
     def tool_call_fragment(self, key: Any, piece: Any) -> None:
         """A piece of the arguments of the call opened under *key*."""
-        call = self.calls.get(key)
-        if call is not None and piece.__class__ is str and piece:
-            notes = self.notes  # (its record at once, unless a start noted before it has yet to give the call its id)
-            notes.append(("delta", call, piece) if notes else call.delta(piece))
+        try:
+            call = self.calls[key]
+        except KeyError:  # (a fragment of a call that never opened)
+            return
+        if piece.__class__ is str and piece:
+            if self.notes or self.record is not None:  # (a start noted before it may have yet to give the call its
+                self.notes.append(("delta", call, piece))  # id: records() makes the record, in order)
+                return
+            pieces = call.pieces  # its record at once: _Call.delta written out, as it runs once per fragment
+            pieces.append(piece)
+            record = self.record = _new_delta(ToolCallDelta)
+            record._fields = (call.tool_index, call.id, call.name, piece, call, len(pieces))
+            record._said = None
 
     def tool_call_done(self, key: Any) -> None:
         """The call under *key* has all its arguments."""
@@ -323,12 +333,12 @@ class Progress:
         call started or ended (its id, name and final form are read there).
         """
         records = []  # type: List[Update]
+        if self.record is not None:
+            records.append(self.record)
+            self.record = None
         final_calls = None  # type: Optional[Dict[int, ToolCall]]
         for note in self.notes:
             if note is None:
-                continue
-            if note.__class__ is ToolCallDelta:
-                records.append(note)
                 continue
             what = note[0]
             if what == "reasoning":

@@ -25,7 +25,7 @@ from .._text import NO_SECRETS, Secrets, printable
 from ..completion import Completion
 from ..errors import IncompleteStreamError, UnsupportedFormatError
 from ..sse import ServerSentEvent
-from ..updates import TextUpdate, ToolCallDelta, Update, new_record
+from ..updates import TextUpdate, Update, new_record
 from . import chat_completions, cohere, gemini, generation, messages, responses
 from .base import BEARER, Accumulator, EventLike, KeyHeader, ToolResult, WireFormat
 from .chat_completions import ChatCompletionsAccumulator
@@ -229,16 +229,21 @@ def iter_updates(events: Iterable[EventLike], format: "FormatName" = "auto") -> 
     raises :class:`StreamError` on a provider error event.
     """
     accumulator = new_accumulator(format).watch()
-    add, notes = accumulator.add, accumulator.progress.notes  # type: ignore[union-attr]
+    add, progress = accumulator.add, accumulator.progress
+    assert progress is not None
+    notes = progress.notes
     for event in events:
         text = add(event)
         if notes:
-            if not text and len(notes) == 1 and notes[0].__class__ is ToolCallDelta:  # a tool call's common event:
-                yield notes.pop()  # one fragment, its record already made
-            else:
-                yield from accumulator.updates_after(text)
-        elif text:  # the common event: text only
-            yield new_record(TextUpdate, (text,))
+            yield from accumulator.updates_after(text)
+        elif progress.record is None:
+            if text:  # the common event: text only
+                yield new_record(TextUpdate, (text,))
+        elif text:
+            yield from accumulator.updates_after(text)
+        else:  # a tool call's common event: one fragment, its record made at once
+            yield progress.record
+            progress.record = None
     accumulator.finish()
 
 

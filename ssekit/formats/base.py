@@ -523,16 +523,16 @@ class Accumulator:
         Needs :meth:`watch` before the first event. Text, reasoning and tool
         calls come as the format reported them, then usage and the finish
         reason if the event changed them. While ``progress.notes`` is empty
-        the event added text only, and the records are just ``[TextUpdate(text)]``;
-        when it holds one :class:`~ssekit.updates.ToolCallDelta` and no text
-        came, that record is all (the stream loops check both cases first).
+        and ``progress.record`` None, the event added text only, and the
+        records are just ``[TextUpdate(text)]``; when only ``progress.record``
+        is set and no text came, that record is all (the stream loops check
+        both cases first).
         """
         progress = self.progress
         if progress is None:
             raise SSEKitError("call watch() before adding events whose updates you want")
-        notes = progress.notes
         updates = [TextUpdate(text)] if text else []  # type: List[Update]
-        if not notes:
+        if not progress.notes and progress.record is None:
             return updates
         live = self._live()
         updates.extend(progress.records(lambda: live.completion.tool_calls))
