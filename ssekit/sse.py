@@ -166,9 +166,10 @@ def _retry_value(digits: str) -> int:
     return min(int(digits or "0"), MAX_RETRY)
 
 
-# How _bulk proves that its blocks hold single lines, finds the pieces that do not, and strips the
-# prefixes of many lines at once: CPython in C calls (join, split, memchr); PyPy, whose JIT runs
-# short loops faster than its bytes.join, with counts and comprehensions. Each pair gives the same results.
+# How _bulk proves that its blocks hold single lines, finds the pieces that do not, strips the
+# prefixes of many lines at once and makes the events: CPython in C calls (join, split, memchr, map);
+# PyPy, whose JIT runs short loops faster than its bytes.join and map, with counts and comprehensions.
+# Each pair gives the same results.
 if platform.python_implementation() == "PyPy":
 
     def _single_lines(blocks: bytes, pieces: List[bytes], per_block: int, eol: bytes = b"\n") -> bool:
@@ -188,6 +189,10 @@ if platform.python_implementation() == "PyPy":
         if len(values) != len(lines):
             raise _NotUsual
         return values
+
+    def _events(names: Iterable[str], datas: Iterable[str], last_id: Optional[str]) -> List[ServerSentEvent]:
+        """The events of *names* and *datas* in pairs, all with the last event ID *last_id*."""
+        return [_new_event(ServerSentEvent, (name, data, last_id, None)) for name, data in zip(names, datas)]
 
 else:
 
@@ -227,6 +232,10 @@ else:
             raise _NotUsual
         values[0] = values[0][len(prefix) :]
         return list(map(bytes.decode, values))
+
+    def _events(names: Iterable[str], datas: Iterable[str], last_id: Optional[str]) -> List[ServerSentEvent]:
+        """The events of *names* and *datas* in pairs, all with the last event ID *last_id*."""
+        return list(map(_new_event, repeat(ServerSentEvent), zip(names, datas, repeat(last_id), repeat(None))))
 
 
 class SSEDecoder:
@@ -408,7 +417,7 @@ class SSEDecoder:
                 names, datas = self._named_blocks(blocks)
             else:
                 return None
-            return list(map(_new_event, repeat(ServerSentEvent), zip(names, datas, repeat(self.last_event_id), repeat(None))))
+            return _events(names, datas, self.last_event_id)
         except (UnicodeDecodeError, _NotUsual):
             return None
 
