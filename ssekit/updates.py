@@ -89,7 +89,9 @@ class ToolCallDelta:
     If the arguments stop being JSON, they keep what came before the
     offending character and *valid* is False (the call is still reported
     whole by :class:`ToolCallDone`). Read-only, compared by its six fields;
-    records may be read from several threads.
+    records may be read from several threads. Those of a stream are of a
+    private subclass that is cheaper to make: test them with ``kind`` or
+    ``isinstance``, not ``type(record) is ToolCallDelta``.
     """
 
     __slots__ = ("_fields", "_said")
