@@ -253,8 +253,6 @@ class _Call:
             return self.parser.snapshot(), self.valid
 
 
-
-
 def _fed(parser: PartialJSONParser, pieces: List[str]) -> bool:
     """Feed *pieces* to *parser*; False if they stopped being JSON (the parser then keeps what came before)."""
     try:
